@@ -1,0 +1,155 @@
+"""Following one job's event stream for the workflow.
+
+One long-running activity per stream (TEMPORAL_NOTES §0): it resumes from the
+cursor of the last batch the workflow acknowledged, reconnects per the protocol
+(the client's :class:`~arkor_cloud.EventFollower`), heartbeats from a
+background task, relays decisions-worthy events in batches (``EventRelay``) and
+returns the tail of the stream with the job's final status.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+from typing import Any
+
+from pydantic import BaseModel
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.context import CloudContext
+from activities.heartbeat import Heartbeater, restore_details
+from activities.relay import EventRelay
+from arkor_cloud import (
+    CheckpointSaved,
+    EventFollower,
+    PermanentApiError,
+    StreamEvent,
+    TrainingCompleted,
+    TrainingFailed,
+    TrainingLog,
+    TrainingStarted,
+)
+from workflows.models import (
+    TERMINAL_EVENT_TYPES,
+    EventBatch,
+    EventType,
+    FollowInput,
+    RunEvent,
+    StreamOutcome,
+)
+
+RELAY_SIGNAL = "relay_events"
+_URGENT = frozenset({EventType.STARTED.value, EventType.CHECKPOINT.value})
+
+
+class StreamCursor(BaseModel):
+    """Heartbeat details: the last event the workflow has acknowledged."""
+
+    last_event_id: str | None = None
+    relayed_batches: int = 0
+
+
+def to_run_event(event: StreamEvent) -> RunEvent | None:
+    """Reduce a wire event to what the workflow uses; None for types it ignores."""
+    base: dict[str, Any] = {
+        "event_id": event.event_id,
+        "type": event.type,
+        "timestamp": event.timestamp,
+    }
+    if isinstance(event, TrainingLog):
+        loss = event.loss
+        extra = event.model_extra or {}
+        non_finite = bool(extra.get("nonFinite")) or (loss is not None and not math.isfinite(loss))
+        return RunEvent(
+            **base,
+            step=event.step,
+            loss=None if non_finite else loss,
+            eval_loss=_finite(event.eval_loss),
+            learning_rate=_finite(event.learning_rate),
+            epoch=_finite(event.epoch),
+            samples_per_second=_finite(event.samples_per_second),
+            non_finite_loss=non_finite,
+        )
+    if isinstance(event, CheckpointSaved):
+        return RunEvent(**base, step=event.step, artifacts=list(event.artifacts))
+    if isinstance(event, TrainingCompleted):
+        return RunEvent(**base, artifacts=list(event.artifacts))
+    if isinstance(event, TrainingFailed):
+        return RunEvent(**base, step=event.step, error=event.error)
+    if isinstance(event, TrainingStarted):
+        return RunEvent(**base)
+    return None
+
+
+def _finite(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) else None
+
+
+class StreamActivities:
+    def __init__(self, context: CloudContext) -> None:
+        self._context = context
+
+    @activity.defn
+    async def follow_job_events(self, follow: FollowInput) -> StreamOutcome:
+        cursor = restore_details(StreamCursor) or StreamCursor(last_event_id=follow.resume_after)
+        follow_task = asyncio.create_task(self._follow(follow, cursor))
+        shutdown = asyncio.create_task(activity.wait_for_worker_shutdown())
+        try:
+            await asyncio.wait({follow_task, shutdown}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            shutdown.cancel()
+            if not follow_task.done():
+                follow_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await follow_task
+        if not follow_task.cancelled() and follow_task.done():
+            return follow_task.result()
+        # Hand the stream to another worker now rather than at the heartbeat timeout.
+        raise ApplicationError(
+            "worker shutting down; the stream resumes elsewhere", type="WorkerShutdown"
+        )
+
+    async def _follow(self, follow: FollowInput, cursor: StreamCursor) -> StreamOutcome:
+        info = activity.info()
+        handle = activity.client().get_workflow_handle(follow.workflow_id, run_id=follow.run_id)
+        sender = f"{info.activity_id}#{info.attempt}"
+
+        async def send(events: list[RunEvent]) -> None:
+            await handle.signal(RELAY_SIGNAL, EventBatch(events=events, sender=sender))
+
+        def delivered(event: RunEvent) -> None:
+            if event.event_id is not None:
+                cursor.last_event_id = event.event_id
+            cursor.relayed_batches += 1
+
+        relay = EventRelay(send, flush_seconds=follow.flush_seconds, on_delivered=delivered)
+        async with self._context.client() as client, Heartbeater(lambda: cursor), relay:
+            follower = EventFollower(
+                client,
+                follow.job_id,
+                policy=self._context.reconnect,
+                last_event_id=cursor.last_event_id,
+            )
+            try:
+                async for wire_event in follower:
+                    event = to_run_event(wire_event)
+                    if event is None:
+                        activity.logger.info("skipping event type %s", wire_event.type)
+                        continue
+                    if event.type in TERMINAL_EVENT_TYPES:
+                        return StreamOutcome(tail=[*await relay.take_pending(), event])
+                    await relay.add(event, urgent=event.type in _URGENT)
+            except PermanentApiError as exc:
+                raise ApplicationError(
+                    f"the backend refused the event stream: {exc}",
+                    type="StreamRefused",
+                    non_retryable=True,
+                ) from exc
+            job = follower.final_job
+            return StreamOutcome(
+                tail=await relay.take_pending(),
+                final_status=str(job.status) if job is not None else None,
+                final_error=job.error if job is not None else None,
+            )

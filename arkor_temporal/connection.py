@@ -1,0 +1,75 @@
+"""Connecting to Temporal, the same way for the worker, the CLI and the Python API.
+
+Settings come from Temporal's own environment variables and profile file
+(``TEMPORAL_ADDRESS``, ``TEMPORAL_NAMESPACE``, ``TEMPORAL_API_KEY``,
+``TEMPORAL_TLS_CLIENT_CERT_PATH``/``_KEY_PATH``, ``TEMPORAL_PROFILE``, and
+``~/.config/temporalio/temporal.toml``), so an existing Temporal Cloud setup
+works unchanged. The default is the local dev server. Our one addition is the
+task queue, ``ARKOR_TEMPORAL_TASK_QUEUE``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.envconfig import ClientConfig
+from temporalio.service import RPCError
+
+DEFAULT_ADDRESS = "localhost:7233"
+DEFAULT_TASK_QUEUE = "arkor-training"
+
+
+class TemporalUnavailableError(RuntimeError):
+    """No Temporal server answered; the message says what to start."""
+
+
+@dataclass(frozen=True)
+class TemporalSettings:
+    address: str = DEFAULT_ADDRESS
+    namespace: str = "default"
+    task_queue: str = DEFAULT_TASK_QUEUE
+    connect_options: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def resolve(
+        cls,
+        *,
+        address: str | None = None,
+        namespace: str | None = None,
+        task_queue: str | None = None,
+        profile: str | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> TemporalSettings:
+        """Flags beat environment, environment beats profile file, then defaults."""
+        env = os.environ if env is None else env
+        config: dict[str, Any] = dict(
+            ClientConfig.load_client_connect_config(
+                profile=profile or env.get("TEMPORAL_PROFILE"), override_env_vars=env
+            )
+        )
+        target = address or config.pop("target_host", None) or DEFAULT_ADDRESS
+        config.pop("target_host", None)
+        ns = namespace or config.pop("namespace", None) or "default"
+        config.pop("namespace", None)
+        queue = task_queue or env.get("ARKOR_TEMPORAL_TASK_QUEUE") or DEFAULT_TASK_QUEUE
+        return cls(address=target, namespace=ns, task_queue=queue, connect_options=config)
+
+    async def connect(self) -> Client:
+        try:
+            return await Client.connect(
+                self.address,
+                namespace=self.namespace,
+                data_converter=pydantic_data_converter,
+                **self.connect_options,
+            )
+        except (RuntimeError, RPCError) as exc:
+            raise TemporalUnavailableError(
+                f"cannot reach Temporal at {self.address} (namespace {self.namespace}): {exc}. "
+                "Start a local server with `arkor-temporal dev up`, or point TEMPORAL_ADDRESS "
+                "(and TEMPORAL_NAMESPACE / TEMPORAL_API_KEY for Temporal Cloud) at yours."
+            ) from exc

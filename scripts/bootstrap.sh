@@ -1,0 +1,13 @@
+# Sourced by the other scripts: a project virtualenv with this package installed.
+# EXTRAS=dev adds the test tools. Re-running is cheap once everything is there.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+PYTHON="${PYTHON:-python3}"
+if [ ! -x .venv/bin/python ]; then
+  "$PYTHON" -m venv .venv
+  .venv/bin/python -m pip install --quiet --upgrade pip
+fi
+SPEC="."
+if [ -n "${EXTRAS:-}" ]; then SPEC=".[${EXTRAS}]"; fi
+.venv/bin/python -m pip install --quiet --editable "$SPEC"

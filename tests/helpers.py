@@ -1,0 +1,55 @@
+"""Helpers shared by the workflow tests: specs, and what the emulator says happened."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from arkor_temporal.spec import RunSpec, parse_spec
+from workflows.models import EventLedger, EventType
+from workflows.progress import chain_digest
+
+APPLIED_TYPES = {t.value for t in EventType}
+
+
+def make_spec(**overrides: Any) -> RunSpec:
+    """A small, fast run on the emulator; keyword arguments override spec fields."""
+    data: dict[str, Any] = {
+        "name": "test-run",
+        "model": "unsloth/gemma-4-E4B-it",
+        "dataset": {"type": "huggingface", "name": "arkorlab/triage-demo"},
+        "lora": {"r": 16, "alpha": 32},
+        "maxSteps": 60,
+        "loggingSteps": 5,
+        "saveSteps": 20,
+        "evalSteps": 20,
+        "orchestration": {"metricsFlushSeconds": 0.2, "heartbeatTimeoutSeconds": 5},
+    }
+    data.update(overrides)
+    return parse_spec(data)
+
+
+def emitted_events(inspect: httpx.Client, job_id: str) -> list[dict[str, Any]]:
+    response = inspect.get(f"/_emulator/jobs/{job_id}/events")
+    response.raise_for_status()
+    events: list[dict[str, Any]] = response.json()["events"]
+    return events
+
+
+def expected_ledger(inspect: httpx.Client, job_id: str) -> EventLedger:
+    """The ledger a workflow must end with if it applied every emitted event exactly once."""
+    ledger = EventLedger()
+    for event in emitted_events(inspect, job_id):
+        if event["type"] not in APPLIED_TYPES:
+            continue
+        ledger.count += 1
+        ledger.digest = chain_digest(ledger.digest, event["id"])
+        ledger.by_type[event["type"]] = ledger.by_type.get(event["type"], 0) + 1
+    return ledger
+
+
+def jobs_with_marker(inspect: httpx.Client, marker: str) -> list[dict[str, Any]]:
+    response = inspect.get("/_emulator/jobs")
+    response.raise_for_status()
+    return [job for job in response.json()["jobs"] if job.get("marker") == marker]

@@ -1,0 +1,1 @@
+"""Deterministic workflow code: no I/O, clocks or randomness outside ``workflow.*``."""
