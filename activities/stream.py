@@ -132,21 +132,22 @@ class StreamActivities:
                 policy=self._context.reconnect,
                 last_event_id=cursor.last_event_id,
             )
-            try:
-                async for wire_event in follower:
-                    event = to_run_event(wire_event)
-                    if event is None:
-                        activity.logger.info("skipping event type %s", wire_event.type)
-                        continue
-                    if event.type in TERMINAL_EVENT_TYPES:
-                        return StreamOutcome(tail=[*await relay.take_pending(), event])
-                    await relay.add(event, urgent=event.type in _URGENT)
-            except PermanentApiError as exc:
-                raise ApplicationError(
-                    f"the backend refused the event stream: {exc}",
-                    type="StreamRefused",
-                    non_retryable=True,
-                ) from exc
+            async with contextlib.aclosing(follower):
+                try:
+                    async for wire_event in follower:
+                        event = to_run_event(wire_event)
+                        if event is None:
+                            activity.logger.info("skipping event type %s", wire_event.type)
+                            continue
+                        if event.type in TERMINAL_EVENT_TYPES:
+                            return StreamOutcome(tail=[*await relay.take_pending(), event])
+                        await relay.add(event, urgent=event.type in _URGENT)
+                except PermanentApiError as exc:
+                    raise ApplicationError(
+                        f"the backend refused the event stream: {exc}",
+                        type="StreamRefused",
+                        non_retryable=True,
+                    ) from exc
             job = follower.final_job
             return StreamOutcome(
                 tail=await relay.take_pending(),

@@ -49,7 +49,7 @@ class TemporalSettings:
         env = os.environ if env is None else env
         config: dict[str, Any] = dict(
             ClientConfig.load_client_connect_config(
-                profile=profile or env.get("TEMPORAL_PROFILE"), override_env_vars=env
+                profile=profile or env.get("TEMPORAL_PROFILE"), override_env_vars=dict(env)
             )
         )
         target = address or config.pop("target_host", None) or DEFAULT_ADDRESS

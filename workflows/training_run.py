@@ -115,15 +115,24 @@ class TrainingRun:
 
     async def _start_job(self) -> JobRef:
         info = workflow.info()
-        job = await workflow.execute_activity_method(
-            JobActivities.create_or_adopt_job,
-            StartJobInput(
-                spec=self._spec, marker=f"{info.workflow_id}/{info.first_execution_run_id}"
-            ),
-            start_to_close_timeout=timedelta(seconds=60),
-            retry_policy=START_RETRY,
-            summary=f"create job {self._spec.name} ({self._spec.model})",
-        )
+        try:
+            job = await workflow.execute_activity_method(
+                JobActivities.create_or_adopt_job,
+                StartJobInput(
+                    spec=self._spec, marker=f"{info.workflow_id}/{info.first_execution_run_id}"
+                ),
+                start_to_close_timeout=timedelta(seconds=60),
+                retry_policy=START_RETRY,
+                summary=f"create job {self._spec.name} ({self._spec.model})",
+            )
+        except ActivityError as exc:
+            reason = f"could not create the job: {_cause_message(exc)}"
+            self._progress.phase = Phase.FAILED
+            self._publish()
+            raise ApplicationError(
+                reason, self._result(None, RunStatus.FAILED, reason), type="StartFailed",
+                non_retryable=True,
+            ) from exc
         self._job = job
         self._progress.phase = Phase.QUEUED
         workflow.upsert_search_attributes([sa.JOB_ID.value_set(job.job_id)])
@@ -157,8 +166,9 @@ class TrainingRun:
         try:
             return await stream
         except ActivityError as exc:
-            reason = f"lost the job's event stream: {exc.cause or exc}"
+            reason = f"lost the job's event stream: {_cause_message(exc)}"
             self._progress.phase = Phase.FAILED
+            self._publish()
             raise ApplicationError(
                 reason,
                 self._result(job, RunStatus.FAILED, reason),
@@ -201,13 +211,13 @@ class TrainingRun:
             raise ApplicationError(reason, result, type="TrainingFailed", non_retryable=True)
         return result
 
-    def _result(self, job: JobRef, status: RunStatus, reason: str) -> RunResult:
+    def _result(self, job: JobRef | None, status: RunStatus, reason: str) -> RunResult:
         terminal = self._progress.terminal_event
         return RunResult(
             status=status,
             reason=reason,
             run_name=self._spec.name,
-            job_id=job.job_id,
+            job_id=job.job_id if job else None,
             artifacts=(terminal.artifacts or []) if terminal else [],
             metrics=self._progress.summary,
             series=self._progress.series,
@@ -245,6 +255,11 @@ class TrainingRun:
         if self._links:
             lines.append(f"- continued as new: {self._links} times")
         return "\n".join(lines)
+
+
+def _cause_message(error: ActivityError) -> str:
+    cause = error.cause
+    return cause.message if isinstance(cause, ApplicationError) else str(cause or error)
 
 
 def _fmt(value: float | None) -> str:

@@ -1,0 +1,115 @@
+"""Plain-httpx helpers for the emulator tests (deliberately not the project client)."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from emulator import EmulatorConfig
+
+CLIENT = "arkor/0.0.3-alpha.1"
+TOKEN = "emu-token"
+SCOPE = {"orgSlug": "emu-org", "projectSlug": "emu-project"}
+MODEL = "unsloth/gemma-4-E4B-it"
+ISO_MS = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$"
+
+
+def fast_config(**overrides: Any) -> EmulatorConfig:
+    """Time-compressed settings: 200 steps/s, 0.2 s pings, 50 ms in the queue."""
+    settings: dict[str, Any] = {"steps_per_second": 200.0, "ping_interval": 0.2}
+    settings.update(queue_seconds=0.05, **overrides)
+    return EmulatorConfig(**settings)
+
+
+@dataclass(frozen=True)
+class Frame:
+    event: str | None
+    data: str
+    id: str | None
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.data)
+
+
+def api(base_url: str, token: str = TOKEN, scope: dict[str, str] | None = None) -> httpx.Client:
+    return httpx.Client(
+        base_url=base_url,
+        headers={"X-Arkor-Client": CLIENT, "Authorization": f"Bearer {token}"},
+        params=scope if scope is not None else SCOPE,
+        timeout=10.0,
+    )
+
+
+def parse_sse(raw: bytes) -> list[Frame]:
+    """Minimal SSE parser (CRLF/LF, comments skipped, data lines joined)."""
+    frames: list[Frame] = []
+    text = raw.decode().replace("\r\n", "\n")
+    for block in text.split("\n\n"):
+        fields: dict[str, list[str]] = {}
+        for line in block.split("\n"):
+            if not line or line.startswith(":"):
+                continue
+            name, _, value = line.partition(":")
+            fields.setdefault(name, []).append(value.removeprefix(" "))
+        if "data" in fields:
+            frames.append(
+                Frame(
+                    event=fields.get("event", [None])[-1],
+                    data="\n".join(fields["data"]),
+                    id=fields.get("id", [None])[-1],
+                )
+            )
+    return frames
+
+
+def read_stream(
+    client: httpx.Client, job_id: str, last_event_id: str | None = None
+) -> tuple[int, list[Frame], bytes]:
+    headers = {"Accept": "text/event-stream"}
+    if last_event_id is not None:
+        headers["Last-Event-ID"] = last_event_id
+    with client.stream("GET", f"/v1/jobs/{job_id}/events/stream", headers=headers) as response:
+        raw = response.read()
+    return response.status_code, parse_sse(raw), raw
+
+
+def data_frames(frames: list[Frame]) -> list[Frame]:
+    return [f for f in frames if f.event not in ("ping", "end")]
+
+
+def job_config(**overrides: Any) -> dict[str, Any]:
+    config: dict[str, Any] = {
+        "model": MODEL,
+        "datasetSource": {"type": "huggingface", "name": "arkorlab/triage-demo"},
+        "maxSteps": 20,
+    }
+    config.update(overrides)
+    return config
+
+
+def create_job(client: httpx.Client, **overrides: Any) -> str:
+    response = client.post("/v1/jobs", json={"name": "test-run", "config": job_config(**overrides)})
+    assert response.status_code == 201, response.text
+    job_id: str = response.json()["job"]["id"]
+    return job_id
+
+
+def wait_status(client: httpx.Client, job_id: str, *statuses: str, timeout: float = 5.0) -> str:
+    deadline = time.monotonic() + timeout
+    while True:
+        status: str = client.get(f"/v1/jobs/{job_id}").json()["job"]["status"]
+        if status in statuses or time.monotonic() > deadline:
+            return status
+        time.sleep(0.02)
+
+
+def stored_events(base_url: str, job_id: str) -> list[dict[str, Any]]:
+    events: list[dict[str, Any]] = httpx.get(f"{base_url}/_emulator/jobs/{job_id}/events").json()[
+        "events"
+    ]
+    return events
