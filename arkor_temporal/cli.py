@@ -247,7 +247,9 @@ async def _run_and_watch(stack: DevStack, spec: Any) -> int:
     client = await settings.connect()
     handle = await start_run(client, spec, task_queue=settings.task_queue)
     console.print(f"workflow [bold]{handle.id}[/]")
-    console.print(f"Temporal UI: {stack.ui_url}/namespaces/default/workflows/{handle.id}")
+    console.print(
+        f"Temporal UI: {stack.ui_url}/namespaces/default/workflows/{handle.id}", soft_wrap=True
+    )
     result = await watch_run(handle, console)
     console.print(result_table(result))
     return exit_code(result)

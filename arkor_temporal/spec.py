@@ -252,7 +252,7 @@ def parse_spec(data: Any, source: str = "<spec>") -> RunSpec:
 
 def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
     """Apply ``key.path=value`` overrides (values parsed as YAML scalars) to spec data."""
-    result = json.loads(json.dumps(data))
+    result: dict[str, Any] = json.loads(json.dumps(data))
     for item in overrides:
         key, sep, raw = item.partition("=")
         if not sep or not key:

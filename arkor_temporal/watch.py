@@ -30,32 +30,43 @@ async def watch_run(handle: RunHandle, console: Console, *, poll_seconds: float 
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         TaskProgressColumn(),
-        TextColumn("step {task.completed:.0f}/{task.total:.0f}"),
+        TextColumn("{task.fields[steps]}"),
         TextColumn("{task.fields[loss]}"),
         TimeElapsedColumn(),
     )
     with Progress(*columns, console=console, transient=False) as progress:
-        task = progress.add_task("training", total=None, loss="submitting")
+
+        def announce(checkpoints: list[int]) -> None:
+            for step in checkpoints:
+                if step not in shown_checkpoints:
+                    shown_checkpoints.add(step)
+                    progress.console.print(f"  [green]checkpoint saved[/] at step {step}")
+
+        task = progress.add_task("training", total=None, loss="submitting", steps="")
         while True:
             description = await handle.describe()
             if description.status != WorkflowExecutionStatus.RUNNING:
                 break
             status = await query_status(handle)
             if status is not None:
-                for step in status.checkpoints:
-                    if step not in shown_checkpoints:
-                        shown_checkpoints.add(step)
-                        progress.console.print(f"  [green]checkpoint saved[/] at step {step}")
+                announce(status.checkpoints)
                 progress.update(
                     task,
                     total=status.max_steps,
                     completed=status.step,
                     loss=_loss_text(status),
+                    steps=f"step {status.step}/{status.max_steps or '?'}",
                     description=status.run_name,
                 )
             await asyncio.sleep(poll_seconds)
         result = await wait_for_result(handle)
-        progress.update(task, completed=result.metrics.steps, loss=f"{result.status.value}")
+        announce([c.step for c in result.checkpoints])
+        progress.update(
+            task,
+            completed=result.metrics.steps,
+            loss=result.status.value,
+            steps=f"step {result.metrics.steps}",
+        )
     return result
 
 

@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import contextlib
 from datetime import timedelta
+from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+from temporalio.common import RetryPolicy, SearchAttributeUpdate
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -130,7 +131,9 @@ class TrainingRun:
             self._progress.phase = Phase.FAILED
             self._publish()
             raise ApplicationError(
-                reason, self._result(None, RunStatus.FAILED, reason), type="StartFailed",
+                reason,
+                self._result(None, RunStatus.FAILED, reason),
+                type="StartFailed",
                 non_retryable=True,
             ) from exc
         self._job = job
@@ -229,7 +232,7 @@ class TrainingRun:
     def _publish(self) -> None:
         """Live details every time; search attributes only when they change meaningfully."""
         progress = self._progress
-        updates = []
+        updates: list[SearchAttributeUpdate[Any]] = []
         if progress.phase != self._shown_phase:
             self._shown_phase = progress.phase
             updates.append(sa.PHASE.value_set(progress.phase.value))

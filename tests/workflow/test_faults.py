@@ -52,7 +52,7 @@ async def wait_for_step(client: Client, workflow_id: str, step: int, timeout: fl
                 status = await handle.query(TrainingRun.status)
                 if status.step >= step:
                     return
-            except Exception:  # noqa: BLE001 - no worker has answered yet
+            except Exception:  # no worker has answered yet
                 pass
             await asyncio.sleep(0.1)
 
@@ -90,7 +90,8 @@ async def test_lost_create_response_still_makes_exactly_one_job(
     assert result.status is RunStatus.COMPLETED
     marker = f"{handle.id}/{handle.first_execution_run_id}"
     attempts = [
-        a for a in inspect.get("/_emulator/create-attempts").json()["attempts"]
+        a
+        for a in inspect.get("/_emulator/create-attempts").json()["attempts"]
         if a.get("marker") == marker
     ]
     assert len(attempts) >= 1

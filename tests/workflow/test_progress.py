@@ -60,7 +60,9 @@ def deliveries(draw: st.DrawFn) -> tuple[list[RunEvent], list[list[RunEvent]]]:
 
 @settings(max_examples=300, deadline=None)
 @given(deliveries())
-def test_every_event_applied_exactly_once(case: tuple[list[RunEvent], list[list[RunEvent]]]) -> None:
+def test_every_event_applied_exactly_once(
+    case: tuple[list[RunEvent], list[list[RunEvent]]],
+) -> None:
     events, batches = case
     state = RunProgressState()
     for batch in batches:
@@ -71,7 +73,9 @@ def test_every_event_applied_exactly_once(case: tuple[list[RunEvent], list[list[
     )
     assert state.ledger.duplicates_dropped == sum(map(len, batches)) - len(events)
     assert state.cursor == events[-1].event_id
-    assert [c.step for c in state.checkpoints] == [e.step for e in events if e.type == "checkpoint.saved"]
+    assert [c.step for c in state.checkpoints] == [
+        e.step for e in events if e.type == "checkpoint.saved"
+    ]
     assert len(state.series) <= 16
 
 

@@ -19,7 +19,7 @@ def test_histories_are_recorded() -> None:
 
 @pytest.mark.parametrize("path", RECORDED, ids=[p.stem for p in RECORDED])
 async def test_recorded_history_replays(path: Path) -> None:
-    text = path.read_text()  # noqa: ASYNC240 - a small local file
+    text = path.read_text()
     started = json.loads(text)["events"][0]["workflowExecutionStartedEventAttributes"]
     assert started["workflowType"]["name"] == "TrainingRun"
     await replayer().replay_workflow(
