@@ -106,5 +106,5 @@ async def query_status(handle: WorkflowHandle[TrainingRun, RunResult]) -> Status
 
 
 def exit_code(result: RunResult) -> int:
-    """For CI: 0 only for a completed run."""
-    return {RunStatus.COMPLETED: 0, RunStatus.FAILED: 1, RunStatus.STOPPED: 2}.get(result.status, 3)
+    """For CI: 0 only for a completed run; 1 failed; 3 cancelled or stopped."""
+    return {RunStatus.COMPLETED: 0, RunStatus.FAILED: 1}.get(result.status, 3)
