@@ -27,6 +27,7 @@ from activities.stream import StreamActivities
 from arkor_cloud import ArkorClient, ArkorError, ClientSettings, ConfigurationError
 from arkor_temporal.connection import TemporalSettings, TemporalUnavailableError
 from arkor_temporal.logs import configure_logging
+from arkor_temporal.process import hard_exit
 from workflows.training_run import TrainingRun
 
 log = logging.getLogger("arkor_temporal.worker")
@@ -117,7 +118,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     temporal = TemporalSettings.resolve(
         address=args.address, namespace=args.namespace, task_queue=args.task_queue
     )
-    asyncio.run(run_worker(temporal, sticky_timeout=args.sticky_timeout))
+    try:
+        asyncio.run(run_worker(temporal, sticky_timeout=args.sticky_timeout))
+    except SystemExit as exc:
+        hard_exit(exc.code)
+    hard_exit(0)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from rich.console import Console
 from arkor_temporal.connection import TemporalSettings, TemporalUnavailableError
 from arkor_temporal.devstack import DevStack, DevStackError
 from arkor_temporal.namespace_setup import SearchAttributeConflictError, register_search_attributes
+from arkor_temporal.process import hard_exit
 from arkor_temporal.runs import exit_code, start_run, wait_for_result
 from arkor_temporal.spec import SpecError, load_spec
 from arkor_temporal.watch import result_table, watch_run
@@ -28,6 +29,14 @@ T = TypeVar("T")
 EXIT_BAD_INPUT, EXIT_UNREACHABLE = 2, 4
 console = Console(stderr=False)
 errors = Console(stderr=True)
+
+
+def main() -> None:
+    """Console entry point."""
+    try:
+        cli.main()
+    except SystemExit as exc:
+        hard_exit(exc.code)
 
 
 def _run(coro: Awaitable[T]) -> T:
@@ -56,11 +65,11 @@ def _settings(
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-def main() -> None:
+def cli() -> None:
     """Durable Arkor fine-tuning runs on Temporal."""
 
 
-@main.command()
+@cli.command()
 @temporal_options
 def setup(address: str | None, namespace: str | None, task_queue: str | None) -> None:
     """Register the search attributes the workflows use (safe to run again)."""
@@ -84,7 +93,7 @@ def setup(address: str | None, namespace: str | None, task_queue: str | None) ->
 # -- runs ---------------------------------------------------------------------
 
 
-@main.group()
+@cli.group()
 def run() -> None:
     """Start and follow training runs."""
 
@@ -147,7 +156,7 @@ def _emit(as_json: bool, data: dict[str, Any], text: str) -> None:
 # -- local stack --------------------------------------------------------------
 
 
-@main.group()
+@cli.group()
 def dev() -> None:
     """The local stack: Temporal dev server (UI on :8233), emulator and worker."""
 
@@ -258,7 +267,7 @@ async def _run_and_watch(stack: DevStack, spec: Any) -> int:
 # -- components ---------------------------------------------------------------
 
 
-@main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
 @click.pass_context
 def worker(ctx: click.Context) -> None:
     """Run a worker (same as `python worker.py`; see its --help)."""
@@ -267,7 +276,7 @@ def worker(ctx: click.Context) -> None:
     worker_module.main(ctx.args)
 
 
-@main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
 @click.pass_context
 def emulator(ctx: click.Context) -> None:
     """Run the Arkor emulator (same as `python -m emulator`; see its --help)."""

@@ -107,7 +107,9 @@ def test_literal_blob_token_is_refused_with_the_fix() -> None:
 
 
 def test_blob_token_is_a_reference_and_never_in_the_job_config() -> None:
-    spec = parse_spec({**BASE, "dataset": {"type": "blob", "url": "https://x/y", "tokenEnv": "TOK"}})
+    spec = parse_spec(
+        {**BASE, "dataset": {"type": "blob", "url": "https://x/y", "tokenEnv": "TOK"}}
+    )
     assert spec.blob_token_env == "TOK"
     assert spec.job_config()["datasetSource"] == {"type": "blob", "url": "https://x/y"}
 

@@ -117,6 +117,7 @@ async def test_continue_as_new_across_links_loses_and_repeats_nothing(
     assert result.continued_as_new >= 3
     assert [c.step for c in result.checkpoints] == [50, 100, 150, 200, 250, 300, 350, 400]
     assert_exactly_once(result, inspect, handle)
+    await assert_replays(handle)
 
 
 async def test_worker_sigkill_mid_stream_then_another_worker_finishes(

@@ -1,0 +1,166 @@
+"""Follow a job's event stream across disconnects: §3.5 of the protocol note, exactly,
+plus the project decisions §14.4 to §14.9 (`end` is not proof, reconcile through
+`GET /v1/jobs/:id`, idle timeout, tolerant frame parsing).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+
+import structlog
+from pydantic import BaseModel, ConfigDict, Field
+
+from arkor_cloud.client import ArkorClient
+from arkor_cloud.errors import ArkorError, PermanentApiError, StreamGaveUpError, TransportError
+from arkor_cloud.events import StreamEvent, parse_event
+from arkor_cloud.models import TrainingJob
+
+__all__ = ["EventFollower", "ReconnectPolicy"]
+
+_log = structlog.get_logger("arkor_cloud.follower")
+
+
+class ReconnectPolicy(BaseModel):
+    """Reconnect tunables, in seconds. Defaults are the SDK's (1 s base, 60 s cap, unlimited)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    base_delay: float = Field(default=1.0, ge=0)
+    max_delay: float = Field(default=60.0, ge=0)
+    max_attempts: int | None = Field(default=None, ge=0)
+    # A connection silent this long (pings included) is dead (§14.7).
+    idle_timeout: float | None = Field(default=45.0, gt=0)
+    # Consecutive failures this long after the last progress trigger a job check (§14.6).
+    reconcile_after: float = Field(default=60.0, ge=0)
+
+    def next_delay(self, attempt: int, random: Callable[[], float]) -> float:
+        """§3.5 `next_delay`: exponential, ±25 % jitter, clamped to `[0, max_delay]`."""
+        # The exponent is bounded so a days-long outage cannot overflow the float.
+        exp = min(self.base_delay * 2.0 ** min(attempt, 1000), self.max_delay)
+        jitter = exp * (random() * 0.5 - 0.25)
+        return max(0.0, min(self.max_delay, exp + jitter))
+
+
+class EventFollower:
+    """Async iterator over a job's data events that survives disconnects.
+
+    It stops after yielding a terminal event (`training.completed` / `training.failed`),
+    or when `GET /v1/jobs/:id` confirms a terminal status (then `final_job` is set).
+    It raises at once on a permanent status, and `StreamGaveUpError` once `max_attempts`
+    is exhausted. `last_event_id` is the resume cursor to persist (e.g. in a heartbeat).
+    """
+
+    def __init__(
+        self,
+        client: ArkorClient,
+        job_id: str,
+        *,
+        policy: ReconnectPolicy | None = None,
+        last_event_id: str | None = None,
+        random: Callable[[], float] = random.random,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.job_id = job_id
+        self.last_event_id = last_event_id
+        self.final_job: TrainingJob | None = None
+        self.opens = 0
+        self.delays: list[float] = []
+        self._client = client
+        self._policy = policy or ReconnectPolicy()
+        self._random = random
+        self._sleep = sleep
+        self._clock = clock
+        self._log = _log.bind(job_id=job_id)
+        self._events: AsyncGenerator[StreamEvent, None] | None = None
+
+    def __aiter__(self) -> AsyncIterator[StreamEvent]:
+        self._events = self._follow()
+        return self._events
+
+    async def aclose(self) -> None:
+        """Close the open connection, if any (for consumers that stop iterating early)."""
+        if self._events is not None:
+            await self._events.aclose()
+
+    async def _follow(self) -> AsyncGenerator[StreamEvent, None]:
+        policy = self._policy
+        attempt = 0  # consecutive failures, as in §3.5
+        last_progress = self._clock()
+        # The job, once a clean close found it terminal; set, the follow ends at the
+        # first clean close that brings no new event.
+        draining: TrainingJob | None = None
+        while True:
+            failure: ArkorError
+            try:
+                # §14.6: a long silence is reconciled through the job, not retried blindly.
+                silent = attempt > 0 and self._clock() - last_progress > policy.reconcile_after
+                if silent and self._finished(await self._client.get_job(self.job_id)):
+                    return
+                progressed = ended = False
+                self.opens += 1
+                async with self._client.open_event_stream(
+                    self.job_id, last_event_id=self.last_event_id, read_timeout=policy.idle_timeout
+                ) as frames:
+                    async for sse in frames:
+                        if sse.id:  # like the SDK: every frame with an id, before classifying
+                            self.last_event_id = sse.id
+                        if sse.event == "ping":
+                            continue
+                        if sse.event == "end":
+                            ended = True
+                            break
+                        event = parse_event(sse)
+                        if event is None:
+                            continue
+                        progressed, attempt, last_progress = True, 0, self._clock()
+                        yield event
+                        if event.is_terminal:
+                            return
+                # §14.4: neither `end` nor a clean close proves the job is over, and a job
+                # that is over may still have unread events: once the job reads terminal,
+                # reconnect until a connection brings nothing new (the history is final).
+                if draining is not None and not progressed and self._finished(draining):
+                    return
+                # A close with neither progress nor `end` (an empty or ping-only 200) says
+                # nothing about the history, so it is not asked about: §3.5 counts a failure.
+                if draining is None and (ended or progressed):
+                    job = await self._client.get_job(self.job_id)
+                    draining = job if job.status.is_terminal else None
+                if progressed or draining is not None:
+                    # §3.5: a clean close after progress waits the base delay, uncounted.
+                    await self._pause(policy.base_delay)
+                    continue
+                what = "sent end while the job runs" if ended else "closed without any data frame"
+                failure = TransportError(f"Arkor SSE stream of job {self.job_id} {what}")
+            except PermanentApiError:
+                raise
+            except ArkorError as exc:
+                failure = exc
+            attempt = await self._back_off(attempt, failure)
+
+    def _finished(self, job: TrainingJob) -> bool:
+        """Whether `job` is terminal; if so it becomes `final_job` and the follow ends."""
+        if not job.status.is_terminal:
+            return False
+        self._log.info("arkor_cloud.stream.job_terminal", status=job.status.value)
+        self.final_job = job
+        return True
+
+    async def _back_off(self, attempt: int, failure: ArkorError) -> int:
+        max_attempts = self._policy.max_attempts
+        if max_attempts is not None and attempt >= max_attempts:
+            raise StreamGaveUpError(attempt + 1) from failure
+        delay = self._policy.next_delay(attempt, self._random)
+        self._log.warning(
+            "arkor_cloud.stream.reconnect", attempt=attempt + 1, delay=delay, error=str(failure)
+        )
+        await self._pause(delay)
+        return attempt + 1
+
+    async def _pause(self, delay: float) -> None:
+        self.delays.append(delay)
+        await self._sleep(delay)

@@ -1,0 +1,20 @@
+"""Ending a process that used the Temporal SDK."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+
+def hard_exit(code: object) -> None:
+    """Exit without interpreter teardown, after flushing output.
+
+    The Temporal SDK's native runtime can abort the process while the interpreter
+    shuts down (sdk-python#300, PyGILState_Release), after the work is done.
+    ``code`` is a ``SystemExit`` code: an int, None, or a message for stderr.
+    """
+    if isinstance(code, str):
+        print(code, file=sys.stderr)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code if isinstance(code, int) else (0 if code is None else 1))

@@ -1,0 +1,29 @@
+"""Fixtures of the client suite: one real emulator on loopback for the module's tests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from pydantic import SecretStr
+
+from arkor_cloud import ClientSettings
+from emulator import EmulatorConfig, EmulatorServer
+
+
+@pytest.fixture(scope="module")
+def emu() -> Iterator[EmulatorServer]:
+    config = EmulatorConfig(steps_per_second=200, ping_interval=0.2, queue_seconds=0.05)
+    with EmulatorServer(config) as server:
+        yield server
+
+
+@pytest.fixture
+def emu_settings(emu: EmulatorServer) -> ClientSettings:
+    return ClientSettings(
+        base_url=emu.base_url,
+        token=SecretStr("emu-token"),
+        org_slug="emu-org",
+        project_slug="emu-project",
+        timeout=5.0,
+    )
