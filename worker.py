@@ -23,21 +23,34 @@ from temporalio.worker import Worker
 
 from activities.context import CloudContext
 from activities.jobs import JobActivities
+from activities.reaper import ReaperActivities
 from activities.stream import StreamActivities
 from arkor_cloud import ArkorClient, ArkorError, ClientSettings, ConfigurationError
 from arkor_temporal.connection import TemporalSettings, TemporalUnavailableError
 from arkor_temporal.logs import configure_logging
 from arkor_temporal.process import hard_exit
+from workflows.reaper import OrphanReaper
 from workflows.training_run import TrainingRun
 
 log = logging.getLogger("arkor_temporal.worker")
 
-WORKFLOWS: Sequence[type] = (TrainingRun,)
+WORKFLOWS: Sequence[type] = (TrainingRun, OrphanReaper)
 
 
 def activities_for(context: CloudContext) -> list[Any]:
-    jobs, stream = JobActivities(context), StreamActivities(context)
-    return [jobs.create_or_adopt_job, jobs.read_job_status, stream.follow_job_events]
+    jobs, stream, reaper = (
+        JobActivities(context),
+        StreamActivities(context),
+        ReaperActivities(context),
+    )
+    return [
+        jobs.create_or_adopt_job,
+        jobs.read_job_status,
+        jobs.find_job,
+        jobs.cancel_job,
+        stream.follow_job_events,
+        reaper.find_orphans,
+    ]
 
 
 def build_worker(

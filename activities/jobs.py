@@ -16,7 +16,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.context import CloudContext
-from arkor_cloud import ApiStatusError, PermanentApiError, TrainingJob
+from arkor_cloud import ApiStatusError, ArkorClient, PermanentApiError, TrainingJob
 from workflows.models import JobRef, JobSnapshot, StartJobInput
 
 MARKER_KEY = "arkorTemporal"
@@ -69,8 +69,59 @@ class JobActivities:
     @activity.defn
     async def read_job_status(self, job_id: str) -> JobSnapshot:
         async with self._context.client() as client:
-            job = await client.get_job(job_id)
-        return JobSnapshot(job_id=job.id, status=str(job.status), error=job.error)
+            return _snapshot(await client.get_job(job_id))
+
+    @activity.defn
+    async def find_job(self, marker: str) -> JobRef | None:
+        """The job an attempt created with this marker, if any (for cancels during a start)."""
+        async with self._context.client() as client:
+            for job in await client.list_jobs():
+                if job_marker(job) == marker:
+                    return JobRef(job_id=job.id, run_name=job.name, marker=marker, adopted=True)
+        return None
+
+    @activity.defn
+    async def cancel_job(self, job_id: str) -> JobSnapshot:
+        """Cancel the backend job and return its status once the backend shows it terminal.
+
+        Every stop path ends here. The first attempt posts the cancel at once (latency
+        matters); a retry, which may follow a crash mid-request, first reads the job so
+        a cancel that already landed is not sent twice. 409 and 404 mean "nothing left
+        to stop" only once ``GET /v1/jobs/:id`` agrees (protocol §14.11). A job still
+        running afterwards fails the attempt, so Temporal retries until it is terminal.
+        """
+        async with self._context.client() as client:
+            if activity.info().attempt > 1:
+                job = await _read_or_none(client, job_id)
+                if job is None or job.status.is_terminal:
+                    return _snapshot(job, job_id)
+            try:
+                await client.cancel_job(job_id)
+            except ApiStatusError as exc:
+                if exc.status not in (404, 409):
+                    raise
+                activity.logger.info("cancel of job %s answered %s; checking", job_id, exc.status)
+            job = await _read_or_none(client, job_id)
+        if job is not None and not job.status.is_terminal:
+            raise ApplicationError(
+                f"job {job_id} is still {job.status.value} after the cancel", type="CancelPending"
+            )
+        return _snapshot(job, job_id)
+
+
+async def _read_or_none(client: ArkorClient, job_id: str) -> TrainingJob | None:
+    try:
+        return await client.get_job(job_id)
+    except ApiStatusError as exc:
+        if exc.status == 404:
+            return None  # the backend no longer knows the job: nothing runs
+        raise
+
+
+def _snapshot(job: TrainingJob | None, job_id: str | None = None) -> JobSnapshot:
+    if job is None:
+        return JobSnapshot(job_id=job_id or "", status="missing")
+    return JobSnapshot(job_id=job.id, status=job.status.value, error=job.error)
 
 
 def _with_secrets(start: StartJobInput) -> dict[str, Any]:

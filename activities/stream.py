@@ -36,9 +36,11 @@ from workflows.models import (
     EventBatch,
     EventType,
     FollowInput,
+    RuleState,
     RunEvent,
     StreamOutcome,
 )
+from workflows.stop_rules import observe
 
 RELAY_SIGNAL = "relay_events"
 _URGENT = frozenset({EventType.STARTED.value, EventType.CHECKPOINT.value})
@@ -124,6 +126,13 @@ class StreamActivities:
                 cursor.last_event_id = event.event_id
             cursor.relayed_batches += 1
 
+        rules, rule_state = follow.stop_rules, RuleState()
+
+        def urgent(event: RunEvent) -> bool:
+            """Relay at once what the workflow acts on, including a log that stops the run."""
+            stops = rules is not None and observe(rules, rule_state, event) is not None
+            return stops or event.type in _URGENT
+
         relay = EventRelay(send, flush_seconds=follow.flush_seconds, on_delivered=delivered)
         async with self._context.client() as client, Heartbeater(lambda: cursor), relay:
             follower = EventFollower(
@@ -141,7 +150,7 @@ class StreamActivities:
                             continue
                         if event.type in TERMINAL_EVENT_TYPES:
                             return StreamOutcome(tail=[*await relay.take_pending(), event])
-                        await relay.add(event, urgent=event.type in _URGENT)
+                        await relay.add(event, urgent=urgent(event))
                 except PermanentApiError as exc:
                     raise ApplicationError(
                         f"the backend refused the event stream: {exc}",

@@ -16,7 +16,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 
 SUPPORTED_MODELS = ("unsloth/gemma-4-E4B-it",)
@@ -74,6 +82,62 @@ class LoraSpec(SpecModel):
     load_in_4bit: bool | None = Field(default=None, alias="loadIn4bit")
 
 
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
+_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(value: Any) -> float:
+    """Seconds from ``90``, ``"90s"``, ``"30m"``, ``"6h"`` or ``"2d"``."""
+    if isinstance(value, bool):
+        raise ValueError("must be a duration such as 90s, 30m, 6h or 2d")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    else:
+        match = _DURATION.match(str(value))
+        if not match:
+            raise ValueError("must be a duration such as 90s, 30m, 6h or 2d")
+        seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    if seconds <= 0:
+        raise ValueError("must be longer than zero")
+    return seconds
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+
+
+class DeadlinesSpec(SpecModel):
+    """Limits after which the run is stopped and its backend job cancelled."""
+
+    max_duration: Duration | None = Field(
+        default=None, description="wall-clock limit from the run's start, e.g. 6h"
+    )
+    max_queued: Duration | None = Field(
+        default=None, description="limit on waiting before training starts, e.g. 30m"
+    )
+
+
+class RollingMeanRule(SpecModel):
+    window: int = Field(ge=2, le=1000)
+    ceiling: float
+    metric: Literal["loss", "evalLoss"] = "loss"
+
+
+class PatienceRule(SpecModel):
+    patience: int = Field(ge=1, le=10_000, description="observations without improvement")
+    min_delta: float = Field(default=0.0, ge=0)
+    metric: Literal["loss", "evalLoss"] = "evalLoss"
+
+
+class StopRulesSpec(SpecModel):
+    """Rules over the logged metrics; the first that holds stops the run."""
+
+    min_step: int = Field(default=0, ge=0, description="no rule fires before this step")
+    loss_ceiling: float | None = Field(default=None, description="stop when loss exceeds this")
+    non_finite_loss: bool = Field(default=False, description="stop on a NaN or infinite loss")
+    rolling_mean: RollingMeanRule | None = None
+    patience: PatienceRule | None = None
+
+
 class OrchestrationSpec(SpecModel):
     """How the workflow follows the job; defaults suit real cloud runs."""
 
@@ -125,6 +189,8 @@ class RunSpec(SpecModel):
         description="extra job-config keys passed to the backend as they are "
         "(for example the emulator's scenario and fault switches)",
     )
+    stop_rules: StopRulesSpec | None = None
+    deadlines: DeadlinesSpec | None = None
     orchestration: OrchestrationSpec = Field(default_factory=OrchestrationSpec)
 
     @field_validator("model")

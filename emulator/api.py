@@ -213,7 +213,11 @@ class ArkorApi:
         return JSONResponse({"job": self._job(request).wire()})
 
     async def cancel_job(self, request: Request) -> Response:
-        status, body = self.store.cancel(self._job(request))
+        job = self._job(request)
+        delay = self.store.faults_for(job).cancel_delay_seconds
+        if delay:
+            await asyncio.sleep(delay)
+        status, body = self.store.cancel(job)
         return JSONResponse(body, status_code=status)
 
     async def stream_events(self, request: Request) -> Response:

@@ -39,6 +39,9 @@ class Faults(BaseModel):
     post_cancel: PostCancel | None = Field(None, alias="postCancel")
     lose_create_response: int | None = Field(None, alias="loseCreateResponse", ge=0)
     slow_start_seconds: float | None = Field(None, alias="slowStartSeconds", ge=0.0)
+    # The cancel route waits this long before applying and answering (a slow backend,
+    # or a window in which the caller can crash mid-request).
+    cancel_delay_seconds: float | None = Field(None, alias="cancelDelaySeconds", ge=0.0)
     tool_calling_not_configured: bool | None = Field(None, alias="toolCallingNotConfigured")
 
     def over(self, fallback: Faults) -> Faults:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from typing import Any
 
 import httpx
+from temporalio.client import Client, WorkflowExecutionStatus
 
 from arkor_temporal.spec import RunSpec, parse_spec
-from workflows.models import EventLedger, EventType
+from workflows.models import EventLedger, EventType, StatusView
 from workflows.progress import chain_digest
+from workflows.training_run import TrainingRun
 
 APPLIED_TYPES = {t.value for t in EventType}
 
@@ -53,3 +57,25 @@ def jobs_with_marker(inspect: httpx.Client, marker: str) -> list[dict[str, Any]]
     response = inspect.get("/_emulator/jobs")
     response.raise_for_status()
     return [job for job in response.json()["jobs"] if job.get("marker") == marker]
+
+
+async def wait_for_status(
+    client: Client, workflow_id: str, ready: Callable[[StatusView], bool], within: float = 60
+) -> StatusView:
+    """Poll the run's ``status`` query until ``ready``; fail if the run closes first."""
+    handle = client.get_workflow_handle(workflow_id)
+    async with asyncio.timeout(within):
+        while True:
+            description = await handle.describe()
+            assert description.status == WorkflowExecutionStatus.RUNNING, description.status
+            try:
+                status = await handle.query(TrainingRun.status)
+            except Exception:  # no worker has answered yet
+                status = None
+            if status is not None and ready(status):
+                return status
+            await asyncio.sleep(0.05)
+
+
+async def wait_for_step(client: Client, workflow_id: str, step: int) -> StatusView:
+    return await wait_for_status(client, workflow_id, lambda status: status.step >= step)

@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from arkor_temporal.spec import RunSpec
+from arkor_temporal.spec import RunSpec, StopRulesSpec
 
 
 class Model(BaseModel):
@@ -77,6 +77,9 @@ class FollowInput(Model):
     run_id: str
     resume_after: str | None = Field(description="last event id the workflow applied")
     flush_seconds: float
+    stop_rules: StopRulesSpec | None = Field(
+        default=None, description="relayed at once when one holds, so a stop is not delayed"
+    )
 
 
 class StreamOutcome(Model):
@@ -87,13 +90,6 @@ class StreamOutcome(Model):
         default=None, description="job status confirmed by GET /v1/jobs/:id, when it was asked"
     )
     final_error: str | None = None
-
-
-class RunStatus(StrEnum):
-    COMPLETED = "completed"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-    STOPPED = "stopped"
 
 
 class Phase(StrEnum):
@@ -139,6 +135,45 @@ class MetricsSummary(Model):
     non_finite_losses: int = 0
 
 
+class RunStatus(StrEnum):
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    STOPPED = "stopped"
+
+
+class RuleState(Model):
+    """What the stop rules remember between log events."""
+
+    window: list[float] = Field(default_factory=list)
+    best: float | None = None
+    since_best: int = 0
+
+
+class StopKind(StrEnum):
+    OPS_CANCEL = "ops-cancel"
+    WORKFLOW_CANCEL = "workflow-cancel"
+    STOP_RULE = "stop-rule"
+    DEADLINE = "deadline"
+
+
+class StopDecision(Model):
+    """Why the run is being ended early; the first decision wins."""
+
+    kind: StopKind
+    reason: str
+    requested_by: str
+    rule: str | None = None
+    step: int | None = None
+    values: dict[str, float | None] = Field(default_factory=dict)
+
+    @property
+    def run_status(self) -> RunStatus:
+        if self.kind in (StopKind.OPS_CANCEL, StopKind.WORKFLOW_CANCEL):
+            return RunStatus.CANCELLED
+        return RunStatus.STOPPED
+
+
 class RunProgressState(Model):
     """Everything the workflow knows about the job; carried across continue-as-new."""
 
@@ -154,6 +189,11 @@ class RunProgressState(Model):
     series_stride: int = 1
     logs_seen: int = 0
     ledger: EventLedger = Field(default_factory=EventLedger)
+    rules: RuleState = Field(default_factory=RuleState)
+    origin_epoch: float | None = Field(
+        default=None,
+        description="when the first run of the chain started (deadlines count from it)",
+    )
 
 
 class CarriedState(Model):
@@ -177,7 +217,54 @@ class RunResult(Model):
     series: list[MetricPoint]
     checkpoints: list[CheckpointInfo]
     ledger: EventLedger
+    stop: StopDecision | None = Field(
+        default=None, description="why the run was cancelled or stopped, when it was"
+    )
     continued_as_new: int = 0
+
+
+class CancelRequest(Model):
+    """Argument of the ``cancel`` update and the ``request_cancel`` signal."""
+
+    reason: str = Field(min_length=1, max_length=500)
+    requested_by: str = Field(min_length=1, max_length=200)
+
+
+class CancelAck(Model):
+    """Answer of the ``cancel`` update, given once the backend accepted (or had no need)."""
+
+    outcome: str = Field(
+        description="cancelled: the backend confirmed the cancel; already_finished: the run "
+        "had ended, nothing changed; already_requested: another cancel is in effect"
+    )
+    run_status: str
+    job_id: str | None
+    backend_status: str | None = Field(description="job status the backend reported")
+    reason: str
+
+
+class OrphanJob(Model):
+    """A backend job this orchestrator created whose workflow no longer follows it."""
+
+    job_id: str
+    job_status: str
+    workflow_id: str | None
+    why: str
+
+
+class OrphanScan(Model):
+    checked: int = Field(description="non-terminal backend jobs carrying our marker")
+    orphans: list[OrphanJob]
+
+
+class ReaperInput(Model):
+    dry_run: bool = Field(default=False, description="report orphans without cancelling them")
+
+
+class ReaperReport(Model):
+    checked: int
+    orphans: list[OrphanJob]
+    cancelled: list[JobSnapshot]
 
 
 class StatusView(Model):
@@ -191,4 +278,5 @@ class StatusView(Model):
     metrics: MetricsSummary
     checkpoints: list[int]
     ledger: EventLedger
+    stop: StopDecision | None = None
     links: int

@@ -6,7 +6,6 @@ event ledger (count + hash chain of event ids) equals what the emulator emitted.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import subprocess
@@ -15,7 +14,7 @@ from typing import Any
 
 import httpx
 from temporalio import activity
-from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.client import Client
 from temporalio.worker import (
     ActivityInboundInterceptor,
     ActivityOutboundInterceptor,
@@ -25,12 +24,11 @@ from temporalio.worker import (
 from activities.context import CloudContext
 from emulator import EmulatorServer
 from tests.conftest import ROOT, worker_env
-from tests.helpers import jobs_with_marker, make_spec
+from tests.helpers import jobs_with_marker, make_spec, wait_for_step
 from tests.workflow.replay import assert_replays
 from tests.workflow.test_training_run import assert_exactly_once, running_worker, start
 from worker import build_worker
 from workflows.models import RunStatus
-from workflows.training_run import TrainingRun
 
 
 def faulty(faults: dict[str, Any], **spec: Any) -> Any:
@@ -40,21 +38,6 @@ def faulty(faults: dict[str, Any], **spec: Any) -> Any:
 def stream_opens(inspect: httpx.Client, job_id: str) -> int:
     jobs = inspect.get("/_emulator/jobs").json()["jobs"]
     return int(next(job["streamOpens"] for job in jobs if job["id"] == job_id))
-
-
-async def wait_for_step(client: Client, workflow_id: str, step: int, timeout: float = 60) -> None:
-    handle = client.get_workflow_handle(workflow_id)
-    async with asyncio.timeout(timeout):
-        while True:
-            description = await handle.describe()
-            assert description.status == WorkflowExecutionStatus.RUNNING, description.status
-            try:
-                status = await handle.query(TrainingRun.status)
-                if status.step >= step:
-                    return
-            except Exception:  # no worker has answered yet
-                pass
-            await asyncio.sleep(0.1)
 
 
 async def test_dropped_connections_resume_without_gap_or_duplicate(

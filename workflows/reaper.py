@@ -1,0 +1,46 @@
+"""The orphan reaper: cancels backend jobs whose workflow no longer follows them.
+
+Run on a Temporal Schedule (``arkor-temporal reaper install``). Cancels go
+through the same ``cancel_job`` activity as every other stop, so each is
+confirmed by the backend.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+with workflow.unsafe.imports_passed_through():
+    from activities.jobs import JobActivities
+    from activities.reaper import ReaperActivities
+    from workflows.models import ReaperInput, ReaperReport
+    from workflows.training_run import CANCEL_RETRY
+
+
+@workflow.defn(name="OrphanReaper")
+class OrphanReaper:
+    @workflow.run
+    async def run(self, reaper_input: ReaperInput) -> ReaperReport:
+        scan = await workflow.execute_activity_method(
+            ReaperActivities.find_orphans,
+            start_to_close_timeout=timedelta(minutes=5),
+            heartbeat_timeout=timedelta(seconds=60),
+            retry_policy=RetryPolicy(maximum_attempts=3),
+            summary="find backend jobs whose workflow is gone",
+        )
+        cancelled = []
+        if not reaper_input.dry_run:
+            for orphan in scan.orphans:
+                workflow.logger.info("cancelling orphan job %s: %s", orphan.job_id, orphan.why)
+                cancelled.append(
+                    await workflow.execute_activity_method(
+                        JobActivities.cancel_job,
+                        orphan.job_id,
+                        start_to_close_timeout=timedelta(seconds=20),
+                        retry_policy=CANCEL_RETRY,
+                        summary=f"cancel orphan job {orphan.job_id}: {orphan.why}"[:200],
+                    )
+                )
+        return ReaperReport(checked=scan.checked, orphans=scan.orphans, cancelled=cancelled)
