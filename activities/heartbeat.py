@@ -28,7 +28,11 @@ def restore_details(model: type[DetailsT]) -> DetailsT | None:
 
 
 def heartbeat_interval(timeout: timedelta | None) -> float:
-    """A third of the heartbeat timeout, so two beats can be lost before it expires."""
+    """A third of the heartbeat timeout.
+
+    The SDK sends at most one heartbeat per 0.8 x timeout (throttling) and coalesces
+    the rest, so beating more often than that only keeps the sent details fresh.
+    """
     return max(0.2, (timeout or timedelta(seconds=30)).total_seconds() / 3)
 
 

@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import BaseModel
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
 
 from activities.context import CloudContext
 from activities.heartbeat import Heartbeater, restore_details
@@ -44,6 +45,10 @@ from workflows.stop_rules import observe
 
 RELAY_SIGNAL = "relay_events"
 _URGENT = frozenset({EventType.STARTED.value, EventType.CHECKPOINT.value})
+
+
+class WorkflowRunClosedError(Exception):
+    """The workflow run this activity relays to has closed."""
 
 
 class StreamCursor(BaseModel):
@@ -107,7 +112,12 @@ class StreamActivities:
                 with contextlib.suppress(asyncio.CancelledError):
                     await follow_task
         if not follow_task.cancelled() and follow_task.done():
-            return follow_task.result()
+            try:
+                return follow_task.result()
+            except WorkflowRunClosedError:
+                # The run ended (or continued as new) while we streamed: nobody awaits us.
+                activity.logger.info("workflow run %s closed; stream stopped", follow.run_id)
+                return StreamOutcome(tail=[])
         # Hand the stream to another worker now rather than at the heartbeat timeout.
         raise ApplicationError(
             "worker shutting down; the stream resumes elsewhere", type="WorkerShutdown"
@@ -119,7 +129,12 @@ class StreamActivities:
         sender = f"{info.activity_id}#{info.attempt}"
 
         async def send(events: list[RunEvent]) -> None:
-            await handle.signal(RELAY_SIGNAL, EventBatch(events=events, sender=sender))
+            try:
+                await handle.signal(RELAY_SIGNAL, EventBatch(events=events, sender=sender))
+            except RPCError as exc:
+                if exc.status == RPCStatusCode.NOT_FOUND:
+                    raise WorkflowRunClosedError from exc
+                raise
 
         def delivered(event: RunEvent) -> None:
             if event.event_id is not None:

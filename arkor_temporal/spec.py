@@ -141,8 +141,10 @@ class StopRulesSpec(SpecModel):
 class OrchestrationSpec(SpecModel):
     """How the workflow follows the job; defaults suit real cloud runs."""
 
+    # 30 s: logs are for inspection; what the workflow acts on (started, checkpoints,
+    # a log that trips a stop rule) is relayed at once regardless.
     metrics_flush_seconds: float = Field(
-        default=10.0,
+        default=30.0,
         gt=0,
         le=300,
         description="longest a log event waits before reaching the workflow",

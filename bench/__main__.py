@@ -16,7 +16,7 @@ import structlog
 
 from bench.common import BenchResult, Stack, render_table
 
-BENCHMARKS = ("follower_throughput", "history_budget", "sigkill_resume")
+BENCHMARKS = ("follower_throughput", "history_budget", "sigkill_resume", "cancel_latency")
 
 Runner = Callable[[Stack], Awaitable[BenchResult]]
 

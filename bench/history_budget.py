@@ -5,7 +5,7 @@ except for the flush window, which is scaled with the time compression:
 
 * the emulator trains at ``STEPS_PER_SECOND`` (20) steps/s and stands for a GPU at
   ``NOMINAL_STEPS_PER_SECOND`` (1) step/s, a compression of 20x;
-* the default ``metricsFlushSeconds`` (10 s of wall time) becomes 10 / 20 = 0.5 s, so a
+* the default ``metricsFlushSeconds`` (30 s of wall time) becomes 30 / 20 = 1.5 s, so a
   batch spans the same number of steps as it would on the real GPU;
 * events per simulated hour = events per 1,000 steps x 3.6 (3,600 steps an hour).
 
@@ -34,13 +34,14 @@ from temporalio.client import Client
 
 from activities.context import CloudContext
 from arkor_temporal.runs import start_run
+from arkor_temporal.spec import OrchestrationSpec
 from bench.common import BenchResult, Emulator, Row, Stack, emulator, run_spec, task_queue
 from worker import build_worker
 
 NAME = "history_budget"
 STEPS_PER_SECOND = 20.0
 NOMINAL_STEPS_PER_SECOND = 1.0
-DEFAULT_FLUSH_SECONDS = 10.0
+DEFAULT_FLUSH_SECONDS = OrchestrationSpec().metrics_flush_seconds
 MAX_STEPS = 600
 SAVE_STEPS = 100
 FLUSH_SECONDS = DEFAULT_FLUSH_SECONDS * NOMINAL_STEPS_PER_SECOND / STEPS_PER_SECOND
