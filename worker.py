@@ -22,7 +22,10 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.context import CloudContext
+from activities.evaluation import EvalActivities
+from activities.hooks import HookActivities
 from activities.jobs import JobActivities
+from activities.notify import NotifyActivities
 from activities.reaper import ReaperActivities
 from activities.stream import StreamActivities
 from arkor_cloud import ArkorClient, ArkorError, ClientSettings, ConfigurationError
@@ -38,18 +41,17 @@ WORKFLOWS: Sequence[type] = (TrainingRun, OrphanReaper)
 
 
 def activities_for(context: CloudContext) -> list[Any]:
-    jobs, stream, reaper = (
-        JobActivities(context),
-        StreamActivities(context),
-        ReaperActivities(context),
-    )
+    jobs, stream = JobActivities(context), StreamActivities(context)
     return [
         jobs.create_or_adopt_job,
         jobs.read_job_status,
         jobs.find_job,
         jobs.cancel_job,
         stream.follow_job_events,
-        reaper.find_orphans,
+        EvalActivities(context).evaluate_checkpoint,
+        HookActivities(context).run_hook,
+        NotifyActivities().send_notification,
+        ReaperActivities(context).find_orphans,
     ]
 
 

@@ -17,9 +17,7 @@ from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
-    BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     ValidationError,
     field_validator,
@@ -27,16 +25,12 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
+from arkor_temporal.evals import EvalSuiteSpec
+from arkor_temporal.hooks import HooksSpec
+from arkor_temporal.notifications import NotificationSpec
+from arkor_temporal.spec_base import ENV_NAME, SpecModel
+
 SUPPORTED_MODELS = ("unsloth/gemma-4-E4B-it",)
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-
-class SpecModel(BaseModel):
-    """Base for spec sections: camelCase in files, strict about unknown keys."""
-
-    model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True
-    )
 
 
 class HuggingFaceDatasetSpec(SpecModel):
@@ -67,7 +61,7 @@ class BlobDatasetSpec(SpecModel):
     @field_validator("token_env")
     @classmethod
     def _env_name(cls, value: str | None) -> str | None:
-        if value is not None and not _ENV_NAME.match(value):
+        if value is not None and not ENV_NAME.match(value):
             raise ValueError("must be an environment variable name such as BLOB_TOKEN")
         return value
 
@@ -128,14 +122,28 @@ class PatienceRule(SpecModel):
     metric: Literal["loss", "evalLoss"] = "evalLoss"
 
 
+class EvalScoreBelowRule(SpecModel):
+    threshold: float = Field(ge=0, le=1)
+    after_step: int = Field(default=0, ge=0, description="only checkpoints at or after this step")
+
+
 class StopRulesSpec(SpecModel):
-    """Rules over the logged metrics; the first that holds stops the run."""
+    """Rules over logged metrics and checkpoint evaluations; the first that holds stops the run."""
 
     min_step: int = Field(default=0, ge=0, description="no rule fires before this step")
     loss_ceiling: float | None = Field(default=None, description="stop when loss exceeds this")
     non_finite_loss: bool = Field(default=False, description="stop on a NaN or infinite loss")
     rolling_mean: RollingMeanRule | None = None
     patience: PatienceRule | None = None
+    eval_score_below: EvalScoreBelowRule | None = Field(
+        default=None, description="stop when a checkpoint's eval score is below the threshold"
+    )
+    eval_patience: int | None = Field(
+        default=None, ge=1, description="stop after this many checkpoints without a better score"
+    )
+    eval_drop: float | None = Field(
+        default=None, gt=0, le=1, description="stop when a score falls this far below the best"
+    )
 
 
 class OrchestrationSpec(SpecModel):
@@ -193,6 +201,9 @@ class RunSpec(SpecModel):
     )
     stop_rules: StopRulesSpec | None = None
     deadlines: DeadlinesSpec | None = None
+    evals: EvalSuiteSpec | None = None
+    hooks: HooksSpec | None = None
+    notifications: list[NotificationSpec] = Field(default_factory=list)
     orchestration: OrchestrationSpec = Field(default_factory=OrchestrationSpec)
 
     @field_validator("model")
@@ -303,8 +314,6 @@ def _describe(error: Mapping[str, Any]) -> str:
         return f"{location}: unknown field; check its spelling (camelCase, as in createTrainer)"
     if kind == "missing":
         return f"{location}: required field is missing; add it to the spec"
-    if kind == "union_tag_invalid" or kind == "union_tag_not_found":
-        return f"{location}: {message}; set dataset.type to 'huggingface' or 'blob'"
     return f"{location or '(spec)'}: {message}"
 
 

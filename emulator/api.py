@@ -272,6 +272,8 @@ class ArkorApi:
             faults = self.store.faults_for(target.job)
         if chat.wants_auto_tools and faults.tool_calling_not_configured:
             raise ApiError(400, "tool_calling_not_configured")
+        if faults.inference_delay_seconds:
+            await asyncio.sleep(faults.inference_delay_seconds)
         seed = self.store.config.seed
         completion = complete(chat, target, self.dataset, seed, len(self.store.inference_calls))
         if chat.stream:

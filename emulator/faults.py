@@ -42,6 +42,8 @@ class Faults(BaseModel):
     # The cancel route waits this long before applying and answering (a slow backend,
     # or a window in which the caller can crash mid-request).
     cancel_delay_seconds: float | None = Field(None, alias="cancelDelaySeconds", ge=0.0)
+    # Every inference answer for the job takes this long (a slow or cold endpoint).
+    inference_delay_seconds: float | None = Field(None, alias="inferenceDelaySeconds", ge=0.0)
     tool_calling_not_configured: bool | None = Field(None, alias="toolCallingNotConfigured")
 
     def over(self, fallback: Faults) -> Faults:

@@ -11,6 +11,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from arkor_temporal.evals import CheckpointEval
+from arkor_temporal.hooks import HookOutcome
+from arkor_temporal.notifications import DeliveryRecord
 from arkor_temporal.spec import RunSpec, StopRulesSpec
 
 
@@ -155,6 +158,7 @@ class StopKind(StrEnum):
     WORKFLOW_CANCEL = "workflow-cancel"
     STOP_RULE = "stop-rule"
     DEADLINE = "deadline"
+    CRITICAL_HOOK = "critical-hook"
 
 
 class StopDecision(Model):
@@ -171,6 +175,8 @@ class StopDecision(Model):
     def run_status(self) -> RunStatus:
         if self.kind in (StopKind.OPS_CANCEL, StopKind.WORKFLOW_CANCEL):
             return RunStatus.CANCELLED
+        if self.kind is StopKind.CRITICAL_HOOK:
+            return RunStatus.FAILED
         return RunStatus.STOPPED
 
 
@@ -190,6 +196,12 @@ class RunProgressState(Model):
     logs_seen: int = 0
     ledger: EventLedger = Field(default_factory=EventLedger)
     rules: RuleState = Field(default_factory=RuleState)
+    evals: list[CheckpointEval] = Field(default_factory=list, description="by checkpoint step")
+    hook_failures: list[HookOutcome] = Field(default_factory=list)
+    deliveries: list[DeliveryRecord] = Field(default_factory=list)
+    notified: list[str] = Field(
+        default_factory=list, description="notification events already decided for this run"
+    )
     origin_epoch: float | None = Field(
         default=None,
         description="when the first run of the chain started (deadlines count from it)",
@@ -220,6 +232,12 @@ class RunResult(Model):
     stop: StopDecision | None = Field(
         default=None, description="why the run was cancelled or stopped, when it was"
     )
+    evals: list[CheckpointEval] = Field(default_factory=list)
+    best_checkpoint: CheckpointEval | None = Field(
+        default=None, description="the best-scoring checkpoint; its adapter is ready to deploy"
+    )
+    hook_failures: list[HookOutcome] = Field(default_factory=list)
+    notifications: list[DeliveryRecord] = Field(default_factory=list)
     continued_as_new: int = 0
 
 
@@ -267,6 +285,16 @@ class ReaperReport(Model):
     cancelled: list[JobSnapshot]
 
 
+class EvalPoint(Model):
+    """One checkpoint's evaluation, without the per-case detail."""
+
+    step: int
+    score: float | None
+    passed: bool
+    delta: float | None = None
+    error: str | None = None
+
+
 class StatusView(Model):
     """Answer of the ``status`` query."""
 
@@ -279,4 +307,6 @@ class StatusView(Model):
     checkpoints: list[int]
     ledger: EventLedger
     stop: StopDecision | None = None
+    evals: list[EvalPoint] = Field(default_factory=list)
+    best_eval_step: int | None = None
     links: int

@@ -83,3 +83,56 @@ def observe(rules: StopRulesSpec, state: RuleState, event: RunEvent) -> StopDeci
             observations=float(state.since_best),
         )
     return None
+
+
+def observe_evals(rules: StopRulesSpec, scores: list[tuple[int, float]]) -> StopDecision | None:
+    """The eval rule that holds first, by checkpoint step, over ``(step, score)`` pairs.
+
+    Evaluations finish out of order, so this looks at the whole sorted series each
+    time one lands; errored evaluations are left out by the caller.
+    """
+    best: float | None = None
+    since_best = 0
+    for step, score in sorted(scores):
+        below = rules.eval_score_below
+        if below is not None and step >= below.after_step and score < below.threshold:
+            return _eval_stop(
+                "evalScoreBelow",
+                step,
+                f"eval score {score:.3f} < threshold {below.threshold:g}",
+                score=score,
+                threshold=below.threshold,
+            )
+        if best is not None and rules.eval_drop is not None and score < best - rules.eval_drop:
+            return _eval_stop(
+                "evalDrop",
+                step,
+                f"eval score {score:.3f} fell more than {rules.eval_drop:g} below the best "
+                f"{best:.3f}",
+                score=score,
+                best=best,
+            )
+        if best is None or score > best:
+            best, since_best = score, 0
+        else:
+            since_best += 1
+        if rules.eval_patience is not None and since_best >= rules.eval_patience:
+            return _eval_stop(
+                "evalPatience",
+                step,
+                f"no better eval score than {best:.3f} for {since_best} checkpoints",
+                best=best,
+                checkpoints=float(since_best),
+            )
+    return None
+
+
+def _eval_stop(rule: str, step: int, reason: str, **values: float | None) -> StopDecision:
+    return StopDecision(
+        kind=StopKind.STOP_RULE,
+        reason=f"stop rule {rule} at checkpoint {step}: {reason}",
+        requested_by="stop-rules",
+        rule=rule,
+        step=step,
+        values=values,
+    )

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Coroutine
 from datetime import timedelta
 from typing import Any
 
@@ -34,13 +35,41 @@ from temporalio.common import RetryPolicy, SearchAttributeUpdate
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from activities.evaluation import EvalActivities
+    from activities.hooks import HookActivities
     from activities.jobs import JobActivities
+    from activities.notify import NotifyActivities
     from activities.stream import RELAY_SIGNAL, StreamActivities
+    from arkor_temporal.evals import (
+        CheckpointEval,
+        EvalInput,
+        best_checkpoint,
+        eval_table_markdown,
+    )
+    from arkor_temporal.hooks import (
+        CancelledArgs,
+        CheckpointArgs,
+        CompletedArgs,
+        FailedArgs,
+        HookArgs,
+        HookOutcome,
+        LogBatchArgs,
+        LogEntry,
+        StartedArgs,
+    )
+    from arkor_temporal.notifications import (
+        DeliveryRecord,
+        NotificationContext,
+        NotificationInput,
+        NotifyEvent,
+        plan_notifications,
+    )
     from workflows import search_attributes as sa
     from workflows.models import (
         CancelAck,
         CancelRequest,
         CarriedState,
+        EvalPoint,
         EventBatch,
         EventType,
         FollowInput,
@@ -60,7 +89,7 @@ with workflow.unsafe.imports_passed_through():
         StreamOutcome,
     )
     from workflows.progress import apply_event
-    from workflows.stop_rules import observe
+    from workflows.stop_rules import observe, observe_evals
 
 START_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=20)
@@ -78,8 +107,26 @@ CANCEL_RETRY = RetryPolicy(
 STREAM_START_TO_CLOSE = timedelta(days=14)
 # How long a job that completed just as we cancelled it may take to deliver its last events.
 COMPLETED_TAIL_GRACE = timedelta(seconds=30)
+# How long evaluations and hooks still running when the job ends may take to finish.
+WORK_IN_FLIGHT_GRACE = timedelta(minutes=10)
+EVAL_RETRY = RetryPolicy(initial_interval=timedelta(seconds=2), maximum_attempts=3)
+NOTIFY_ATTEMPTS = 5
+NOTIFY_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    maximum_interval=timedelta(seconds=30),
+    maximum_attempts=NOTIFY_ATTEMPTS,
+)
 
 StreamHandle = workflow.ActivityHandle[StreamOutcome]
+
+
+class _RunEnds(Exception):
+    """Raised inside the workflow when the run cannot go on; caught by ``run``."""
+
+    def __init__(self, reason: str, failure_type: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.failure_type = failure_type
 
 
 @workflow.defn(name="TrainingRun")
@@ -96,6 +143,11 @@ class TrainingRun:
         self._finished: RunResult | None = None
         self._shown_phase: Phase | None = None
         self._shown_step = 0
+        self._shown_best: float | None = None
+        self._stream: StreamHandle | None = None
+        self._work: set[asyncio.Task[object]] = set()  # evaluations, hooks, notices in flight
+        evals = self._spec.evals
+        self._eval_slots = asyncio.Semaphore(evals.concurrency if evals else 1)
 
     # -- messages ---------------------------------------------------------------
 
@@ -153,8 +205,17 @@ class TrainingRun:
             checkpoints=[c.step for c in self._progress.checkpoints],
             ledger=self._progress.ledger,
             stop=self._stop,
+            evals=[
+                EvalPoint(step=e.step, score=e.score, passed=e.passed, delta=e.delta, error=e.error)
+                for e in self._progress.evals
+            ],
+            best_eval_step=best.step if (best := best_checkpoint(self._progress.evals)) else None,
             links=self._links,
         )
+
+    @workflow.query(description="Per-checkpoint evaluations, with per-case results and samples.")
+    def evaluations(self) -> list[CheckpointEval]:
+        return self._progress.evals
 
     @workflow.query(description="The downsampled metrics series (step, loss, evalLoss, lr).")
     def metrics(self) -> list[MetricPoint]:
@@ -166,22 +227,37 @@ class TrainingRun:
     async def run(self, run_input: RunInput) -> RunResult:
         if self._progress.origin_epoch is None:
             self._progress.origin_epoch = workflow.now().timestamp()
-        stream: StreamHandle | None = None
         try:
-            job = self._job or await self._start_job()
+            result, failure_type = await self._drive()
+        except asyncio.CancelledError:
+            await self._cancelled_by_temporal()
+            raise
+        if result.status is RunStatus.FAILED:
+            raise ApplicationError(result.reason, result, type=failure_type, non_retryable=True)
+        return result
+
+    async def _drive(self) -> tuple[RunResult, str]:
+        """Follow the run to its end; returns the result and, for a failure, its type."""
+        job = self._job
+        try:
+            job = job or await self._start_job()
             while True:
-                if stream is None and self._stop is None:
-                    stream = self._start_stream(job)
+                if self._stream is None and self._stop is None:
+                    self._stream = self._start_stream(job)
+                stream = self._stream
                 await self._wait_for_change(stream)
                 if stream is not None and stream.done() and self._stop is None:
-                    return self._finish(job, await self._stream_outcome(job, stream))
+                    status, reason = self._outcome(await self._stream_outcome(job, stream))
+                    break
                 if self._stop is not None:
-                    return await self._stop_run(job, stream)
+                    status, reason = await self._stop_job(job, stream)
+                    break
                 assert stream is not None
                 await self._continue_as_new(job, stream)  # returns only if a stop came first
-        except asyncio.CancelledError:
-            await self._cancelled_by_temporal(stream)
-            raise
+        except _RunEnds as ending:
+            return await self._end(job, RunStatus.FAILED, ending.reason), ending.failure_type
+        failure_type = "CriticalHookFailed" if self._critical_failure() else "TrainingFailed"
+        return await self._end(job, status, reason), failure_type
 
     async def _start_job(self) -> JobRef:
         info = workflow.info()
@@ -202,8 +278,7 @@ class TrainingRun:
                 self._job = await creation
             raise
         except ActivityError as exc:
-            reason = f"could not create the job: {_why(exc)}"
-            raise self._failure(None, "StartFailed", reason) from exc
+            raise _RunEnds(f"could not create the job: {_why(exc)}", "StartFailed") from exc
         self._job = job
         self._progress.phase = Phase.QUEUED
         workflow.upsert_search_attributes([sa.JOB_ID.value_set(job.job_id)])
@@ -295,10 +370,9 @@ class TrainingRun:
             outcome = await stream
         except ActivityError as exc:
             snapshot = await self._read_status(job)
-            raise self._failure(
-                job,
-                "FollowFailed",
+            raise _RunEnds(
                 f"lost the job's event stream ({_why(exc)}); the job is {snapshot.status}",
+                "FollowFailed",
             ) from exc
         self._apply(outcome.tail)
         return outcome
@@ -316,9 +390,11 @@ class TrainingRun:
         stream.cancel()
         with contextlib.suppress(ActivityError):
             await stream  # cancelled on purpose; the next run resumes after our cursor
-        # A cancel update waits for the backend, so it would never let handlers finish.
+        # Evaluations and hooks in flight finish in this run (their results are state to
+        # carry). A cancel update waits for the backend, so it would never let handlers
+        # finish: a stop ends the wait and takes over.
         await workflow.wait_condition(
-            lambda: workflow.all_handlers_finished() or self._stop is not None
+            lambda: (workflow.all_handlers_finished() and not self._work) or self._stop is not None
         )
         if self._stop is not None:
             return
@@ -336,7 +412,8 @@ class TrainingRun:
 
         Once the job's own end is known there is nothing left to stop.
         """
-        if self._stop is not None or self._progress.terminal_event is not None:
+        ended = self._progress.terminal_event is not None or self._finished is not None
+        if self._stop is not None or ended:
             return False
         self._stop = decision
         workflow.logger.info("stopping run: %s (by %s)", decision.reason, decision.requested_by)
@@ -355,7 +432,8 @@ class TrainingRun:
         self._confirmed = snapshot
         return snapshot
 
-    async def _stop_run(self, job: JobRef, stream: StreamHandle | None) -> RunResult:
+    async def _stop_job(self, job: JobRef, stream: StreamHandle | None) -> tuple[RunStatus, str]:
+        """Cancel the backend job for the decision in effect; return the run's outcome."""
         assert self._stop is not None
         snapshot = await self._cancel_backend(job)
         if stream is not None and snapshot.status == "completed" and not stream.done():
@@ -366,12 +444,12 @@ class TrainingRun:
                 )
         outcome = await self._settle(stream)
         if snapshot.status == "completed":
-            return self._finish(job, outcome or StreamOutcome(tail=[], final_status="completed"))
+            return self._outcome(outcome or StreamOutcome(tail=[], final_status="completed"))
         reason = self._stop.reason
         if snapshot.status == "failed":
             # The backend may report a cancelled job as failed; say so rather than guess.
             reason += f" (the backend reports the job failed: {snapshot.error or 'no error given'})"
-        return self._conclude(job, self._stop.run_status, reason)
+        return self._stop.run_status, reason
 
     async def _settle(self, stream: StreamHandle | None) -> StreamOutcome | None:
         """Cancel the stream if it still runs; return its outcome if it had one."""
@@ -386,7 +464,7 @@ class TrainingRun:
         self._apply(outcome.tail)
         return outcome
 
-    async def _cancelled_by_temporal(self, stream: StreamHandle | None) -> None:
+    async def _cancelled_by_temporal(self) -> None:
         """Temporal cancellation (Web UI, ``temporal workflow cancel``): stop the job, then end."""
         self._request_stop(
             StopDecision(
@@ -397,11 +475,9 @@ class TrainingRun:
         )
         if self._job is not None:
             await asyncio.shield(asyncio.ensure_future(self._cancel_backend(self._job)))
-        if stream is not None and not stream.done():
-            stream.cancel()
-        self._progress.phase = Phase.CANCELLED
-        self._finished = self._result(self._job, RunStatus.CANCELLED, self._stop_reason())
-        self._publish()
+        if self._stream is not None and not self._stream.done():
+            self._stream.cancel()
+        await self._end(self._job, RunStatus.CANCELLED, self._stop_reason())
         await workflow.wait_condition(workflow.all_handlers_finished)
 
     def _stop_reason(self) -> str:
@@ -410,36 +486,63 @@ class TrainingRun:
     # -- state ------------------------------------------------------------------
 
     def _apply(self, events: list[RunEvent]) -> None:
+        """Apply relayed events once each, and start what each new event calls for."""
         max_points = self._spec.orchestration.metrics_points
-        rules = self._spec.stop_rules
-        changed = False
-        for event in events:
-            if not apply_event(self._progress, event, max_points):
-                continue
-            changed = True
-            if rules is not None:
-                verdict = observe(rules, self._progress.rules, event)
-                if verdict is not None:
-                    self._request_stop(verdict)
-        if changed:
+        logs: list[LogEntry] = []
+        applied = [e for e in events if apply_event(self._progress, e, max_points)]
+        for event in applied:
+            if event.type == EventType.LOG:
+                logs.append(_log_entry(event))
+                self._judge(event)
+            elif event.type == EventType.STARTED:
+                self._hook_later(
+                    StartedArgs(
+                        **self._hook_ids(), model=self._spec.model, max_steps=self._spec.max_steps
+                    )
+                )
+            elif event.type == EventType.CHECKPOINT and event.step is not None:
+                self._checkpoint_saved(event.step, event.artifacts or [])
+        if logs:
+            self._hook_later(LogBatchArgs(**self._hook_ids(), logs=logs))
+        if applied:
             self._publish()
 
-    def _finish(self, job: JobRef, outcome: StreamOutcome) -> RunResult:
+    def _judge(self, log: RunEvent) -> None:
+        rules = self._spec.stop_rules
+        if rules is not None:
+            verdict = observe(rules, self._progress.rules, log)
+            if verdict is not None:
+                self._request_stop(verdict)
+
+    def _checkpoint_saved(self, step: int, artifacts: list[Any]) -> None:
+        job = self._job
+        assert job is not None
+        if self._spec.evals is not None:
+            self._spawn(self._evaluate(job, step))
+        self._hook_later(CheckpointArgs(**self._hook_ids(), step=step, artifacts=artifacts))
+
+    def _hook_ids(self) -> dict[str, Any]:
+        return {
+            "run_name": self._spec.name,
+            "job_id": self._job.job_id if self._job else None,
+            "workflow_id": workflow.info().workflow_id,
+        }
+
+    def _outcome(self, outcome: StreamOutcome) -> tuple[RunStatus, str]:
+        """The run's status and reason from how the job's stream ended."""
         terminal = self._progress.terminal_event
         if terminal is not None and terminal.type == EventType.COMPLETED:
-            status, reason = RunStatus.COMPLETED, "training completed"
-        elif terminal is not None:
-            status, reason = RunStatus.FAILED, terminal.error or "training failed"
-        elif outcome.final_status == "completed":
-            status, reason = RunStatus.COMPLETED, "job completed (confirmed by the job's status)"
-        elif outcome.final_status == "cancelled":
-            status, reason = RunStatus.CANCELLED, "the job was cancelled outside this workflow"
-        else:
-            status = RunStatus.FAILED
-            reason = outcome.final_error or f"job ended with status {outcome.final_status}"
-        if status is RunStatus.FAILED:
-            raise self._failure(job, "TrainingFailed", reason)
-        return self._conclude(job, status, reason)
+            return RunStatus.COMPLETED, "training completed"
+        if terminal is not None:
+            return RunStatus.FAILED, terminal.error or "training failed"
+        if outcome.final_status == "completed":
+            return RunStatus.COMPLETED, "job completed (confirmed by the job's status)"
+        if outcome.final_status == "cancelled":
+            return RunStatus.CANCELLED, "the job was cancelled outside this workflow"
+        return (
+            RunStatus.FAILED,
+            outcome.final_error or f"job ended with status {outcome.final_status}",
+        )
 
     def _conclude(self, job: JobRef | None, status: RunStatus, reason: str) -> RunResult:
         self._progress.phase = Phase(status.value)
@@ -447,9 +550,159 @@ class TrainingRun:
         self._publish()
         return self._finished
 
-    def _failure(self, job: JobRef | None, kind: str, reason: str) -> ApplicationError:
-        result = self._conclude(job, RunStatus.FAILED, reason)
-        return ApplicationError(reason, result, type=kind, non_retryable=True)
+    async def _end(self, job: JobRef | None, status: RunStatus, reason: str) -> RunResult:
+        """Conclude the run: work in flight finishes, the end hook runs, notifications go out.
+
+        The outcome is known (and answered to cancel callers) before any of this, so a
+        slow evaluation or webhook never delays it; only a critical end hook can still
+        turn the run into a failure.
+        """
+        self._conclude(job, status, reason)
+        await self._drain_work()
+        hook = await self._run_hook(self._end_hook_args(job, status, reason))
+        if hook is not None and not hook.ok and hook.critical and status is not RunStatus.FAILED:
+            status, reason = RunStatus.FAILED, f"critical hook failed: {hook.error}"
+        await self._notify(NotifyEvent(status.value), job, status, reason)
+        return self._conclude(job, status, reason)
+
+    async def _drain_work(self) -> None:
+        with contextlib.suppress(asyncio.TimeoutError):
+            await workflow.wait_condition(
+                lambda: not self._work,
+                timeout=WORK_IN_FLIGHT_GRACE,
+                timeout_summary="evaluations and hooks in flight",
+            )
+        for task in list(self._work):
+            task.cancel()  # past the grace: recorded as unfinished by their absence
+
+    def _critical_failure(self) -> bool:
+        return self._stop is not None and self._stop.kind is StopKind.CRITICAL_HOOK
+
+    # -- evaluations, hooks, notifications ---------------------------------------
+
+    def _spawn(self, work: Coroutine[Any, Any, object]) -> None:
+        task = asyncio.create_task(work)
+        self._work.add(task)
+        task.add_done_callback(self._work.discard)
+
+    async def _evaluate(self, job: JobRef, step: int) -> None:
+        suite = self._spec.evals
+        assert suite is not None
+        request = EvalInput(job_id=job.job_id, step=step, suite=suite, base_model=self._spec.model)
+        async with self._eval_slots:
+            try:
+                evaluation = await workflow.execute_activity_method(
+                    EvalActivities.evaluate_checkpoint,
+                    request,
+                    start_to_close_timeout=timedelta(seconds=suite.timeout_seconds),
+                    heartbeat_timeout=timedelta(seconds=min(60.0, suite.timeout_seconds)),
+                    retry_policy=EVAL_RETRY,
+                    summary=f"evaluate checkpoint {step} ({len(suite.cases)} cases)",
+                )
+            except ActivityError as exc:
+                evaluation = CheckpointEval.errored(request, _why(exc))
+        self._record_evaluation(evaluation, job)
+
+    def _record_evaluation(self, evaluation: CheckpointEval, job: JobRef) -> None:
+        evals = self._progress.evals
+        before = best_checkpoint(evals)
+        evals.append(evaluation)
+        evals.sort(key=lambda e: e.step)
+        regression = _regression(before, evaluation)
+        if regression is not None:
+            self._spawn(self._notify(NotifyEvent.EVAL_REGRESSION, job, None, regression))
+        rules = self._spec.stop_rules
+        if rules is not None:
+            scores = [(e.step, e.score) for e in evals if e.error is None and e.score is not None]
+            verdict = observe_evals(rules, scores)
+            if verdict is not None:
+                self._request_stop(verdict)
+        self._publish()
+
+    def _hook_later(self, args: HookArgs) -> None:
+        if self._spec.hooks is not None and self._spec.hooks.call_for(args) is not None:
+            self._spawn(self._run_hook(args))
+
+    async def _run_hook(self, args: HookArgs | None) -> HookOutcome | None:
+        """Run the spec's hook for this event, if any; record a failure; a critical one stops."""
+        call = self._spec.hooks.call_for(args) if self._spec.hooks and args else None
+        if call is None:
+            return None
+        try:
+            outcome = await workflow.execute_activity_method(
+                HookActivities.run_hook,
+                call,
+                start_to_close_timeout=call.start_to_close_timeout,
+                retry_policy=call.retry_policy,
+                summary=call.summary[:200],
+            )
+        except ActivityError as exc:
+            outcome = HookOutcome.failure(call, exc)
+            self._progress.hook_failures.append(outcome)
+            if outcome.critical:
+                self._request_stop(
+                    StopDecision(
+                        kind=StopKind.CRITICAL_HOOK,
+                        reason=f"critical hook failed: {outcome.error}",
+                        requested_by="hooks",
+                        rule=call.event.spec_key,
+                    )
+                )
+        return outcome
+
+    def _end_hook_args(self, job: JobRef | None, status: RunStatus, reason: str) -> HookArgs:
+        common = self._hook_ids()
+        if status is RunStatus.COMPLETED:
+            best = best_checkpoint(self._progress.evals)
+            terminal = self._progress.terminal_event
+            return CompletedArgs(
+                **common,
+                artifacts=(terminal.artifacts or []) if terminal else [],
+                metrics=self._progress.summary.model_dump(),
+                best_checkpoint=best.model_dump(mode="json") if best else None,
+            )
+        if status is RunStatus.FAILED:
+            return FailedArgs(**common, error=reason)
+        return CancelledArgs(**common, status=status.value, reason=reason)  # type: ignore[arg-type]
+
+    async def _notify(
+        self, event: NotifyEvent, job: JobRef | None, status: RunStatus | None, reason: str
+    ) -> None:
+        """Send the spec's notifications for ``event``: decided once per run and event."""
+        if event.value in self._progress.notified or not self._spec.notifications:
+            return
+        self._progress.notified.append(event.value)
+        best = best_checkpoint(self._progress.evals)
+        context = NotificationContext(
+            workflow_id=workflow.info().workflow_id,
+            run_name=self._spec.name,
+            event=event,
+            status=status.value if status else self._progress.phase.value,
+            reason=reason,
+            job_id=job.job_id if job else None,
+            steps=self._progress.summary.steps,
+            max_steps=self._spec.max_steps,
+            last_loss=self._progress.summary.last_loss,
+            best_eval_score=best.score if best else None,
+            best_eval_step=best.step if best else None,
+        )
+        deliveries = await asyncio.gather(
+            *(self._deliver(n) for n in plan_notifications(self._spec.notifications, context))
+        )
+        self._progress.deliveries.extend(deliveries)
+
+    async def _deliver(self, notification: NotificationInput) -> DeliveryRecord:
+        try:
+            return await workflow.execute_activity_method(
+                NotifyActivities.send_notification,
+                notification,
+                # The POST itself times out after 10 s; this bounds a lost worker.
+                start_to_close_timeout=timedelta(seconds=15),
+                retry_policy=NOTIFY_RETRY,
+                summary=notification.summary[:200],
+            )
+        except ActivityError as exc:
+            return DeliveryRecord.failure(notification, exc, NOTIFY_ATTEMPTS)
 
     def _result(self, job: JobRef | None, status: RunStatus, reason: str) -> RunResult:
         terminal = self._progress.terminal_event
@@ -464,6 +717,10 @@ class TrainingRun:
             checkpoints=self._progress.checkpoints,
             ledger=self._progress.ledger,
             stop=self._stop if status in (RunStatus.CANCELLED, RunStatus.STOPPED) else None,
+            evals=self._progress.evals,
+            best_checkpoint=best_checkpoint(self._progress.evals),
+            hook_failures=self._progress.hook_failures,
+            notifications=self._progress.deliveries,
             continued_as_new=self._links,
         )
 
@@ -494,6 +751,10 @@ class TrainingRun:
         if last_checkpoint != self._shown_step:
             self._shown_step = last_checkpoint
             updates.append(sa.STEP.value_set(last_checkpoint))
+        best = best_checkpoint(progress.evals)
+        if best is not None and best.score != self._shown_best:
+            self._shown_best = best.score
+            updates.append(sa.BEST_EVAL.value_set(best.score or 0.0))
         if updates:
             workflow.upsert_search_attributes(updates)
         workflow.set_current_details(self._details_markdown())
@@ -513,7 +774,32 @@ class TrainingRun:
             lines.append(f"- stopping: {self._stop.reason} (by {self._stop.requested_by})")
         if self._links:
             lines.append(f"- continued as new: {self._links} times")
+        if progress.evals:
+            lines += ["", "**evaluations**", "", eval_table_markdown(progress.evals)]
         return "\n".join(lines)
+
+
+def _regression(best: CheckpointEval | None, latest: CheckpointEval) -> str | None:
+    """Why ``latest`` is a regression from the best earlier checkpoint, if it is one."""
+    if best is None or best.score is None or latest.score is None or latest.step < best.step:
+        return None
+    if latest.score >= best.score:
+        return None
+    return (
+        f"checkpoint {latest.step} scored {latest.score:.3f}, below the best "
+        f"{best.score:.3f} (checkpoint {best.step})"
+    )
+
+
+def _log_entry(log: RunEvent) -> LogEntry:
+    return LogEntry(
+        step=log.step or 0,
+        loss=log.loss,
+        eval_loss=log.eval_loss,
+        learning_rate=log.learning_rate,
+        epoch=log.epoch,
+        samples_per_second=log.samples_per_second,
+    )
 
 
 def _why(error: ActivityError) -> str:

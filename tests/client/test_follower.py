@@ -348,7 +348,7 @@ async def test_cancel_during_read_closes_the_connection() -> None:
             seen.append(event)
 
     task = asyncio.create_task(consume())
-    while not seen:  # noqa: ASYNC110 - polling a plain list the task appends to
+    while not seen:
         await asyncio.sleep(0.001)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
@@ -360,7 +360,7 @@ async def test_cancel_during_backoff_propagates() -> None:
     backend = Backend([throw(), throw()])
     f = EventFollower(backend.client(), "j1", policy=ReconnectPolicy(base_delay=30.0))
     task = asyncio.create_task(collect(f))
-    while not f.delays:  # noqa: ASYNC110 - the follower records the delay before sleeping
+    while not f.delays:
         await asyncio.sleep(0.001)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):

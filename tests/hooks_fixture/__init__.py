@@ -1,0 +1,1 @@
+"""A hook package for tests: every callback records its argument (see ``recorder``)."""
