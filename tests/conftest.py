@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -92,6 +94,31 @@ def inspect(emulator_server: EmulatorServer) -> Iterator[httpx.Client]:
     """The emulator's inspection surface (``/_emulator/...``)."""
     with httpx.Client(base_url=emulator_server.base_url, timeout=10) as client:
         yield client
+
+
+@contextmanager
+def worker_process(
+    emulator_server: EmulatorServer,
+    temporal_client: Client,
+    task_queue: str,
+    extra_env: Mapping[str, str] | None = None,
+) -> Iterator[subprocess.Popen[bytes]]:
+    """A real worker in its own process (``python worker.py``), for tests that kill it.
+
+    Its sticky queue times out after 1 s, so the run moves on quickly once it is gone.
+    """
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "worker.py"), "--sticky-timeout", "1"],
+        env={**worker_env(emulator_server, temporal_client, task_queue), **(extra_env or {})},
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        yield process
+    finally:
+        process.kill()
+        process.wait()
 
 
 def worker_env(

@@ -4,62 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import sys
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-import yaml
 from google.protobuf.duration_pb2 import Duration
 from temporalio.api.workflowservice.v1 import RegisterNamespaceRequest
 from temporalio.client import Client
 
 from activities.context import CloudContext
+from tests.cli.helpers import cli, write_spec
 from tests.workflow.test_training_run import running_worker
-
-CLI = str(Path(sys.executable).parent / "arkor-temporal")
-
-
-@dataclass
-class Completed:
-    code: int
-    stdout: str
-    stderr: str
-
-
-async def cli(*args: str, client: Client, task_queue: str = "unused") -> Completed:
-    env = {
-        **os.environ,
-        "TEMPORAL_ADDRESS": client.service_client.config.target_host,
-        "TEMPORAL_NAMESPACE": client.namespace,
-        "ARKOR_TEMPORAL_TASK_QUEUE": task_queue,
-        "NO_COLOR": "1",
-        "COLUMNS": "200",
-    }
-    process = await asyncio.create_subprocess_exec(
-        CLI, *args, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
-    )
-    stdout, stderr = await process.communicate()
-    assert process.returncode is not None
-    return Completed(process.returncode, stdout.decode(), stderr.decode())
-
-
-def write_spec(tmp_path: Path, **fields: object) -> Path:
-    data = {
-        "name": f"cli-{uuid.uuid4().hex[:6]}",
-        "model": "unsloth/gemma-4-E4B-it",
-        "dataset": {"type": "huggingface", "name": "arkorlab/triage-demo"},
-        "maxSteps": 40,
-        "loggingSteps": 5,
-        "saveSteps": 20,
-        "orchestration": {"metricsFlushSeconds": 0.2},
-        **fields,
-    }
-    path = tmp_path / "spec.yaml"
-    path.write_text(yaml.safe_dump(data))
-    return path
 
 
 async def test_run_start_wait_json_completed(

@@ -9,8 +9,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import subprocess
-import sys
 from typing import Any
 
 import httpx
@@ -26,7 +24,7 @@ from temporalio.exceptions import CancelledError
 from activities.context import CloudContext
 from arkor_temporal.runs import cancel_run, wait_for_result
 from emulator import EmulatorServer
-from tests.conftest import ROOT, worker_env
+from tests.conftest import worker_process
 from tests.helpers import make_spec, wait_for_status, wait_for_step
 from tests.workflow.replay import assert_replays
 from tests.workflow.test_training_run import running_worker, start
@@ -231,14 +229,7 @@ async def test_worker_sigkill_during_the_cancel_still_cancels(
         backend={"emulator": {"faults": {"cancelDelaySeconds": 3}}},
         orchestration={"metricsFlushSeconds": 0.2, "heartbeatTimeoutSeconds": 2},
     )
-    victim = subprocess.Popen(
-        [sys.executable, str(ROOT / "worker.py"), "--sticky-timeout", "1"],
-        env=worker_env(emulator_server, temporal_client, task_queue),
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
+    with worker_process(emulator_server, temporal_client, task_queue) as victim:
         handle = await start(temporal_client, spec, task_queue)
         await wait_for_step(temporal_client, handle.id, 20)
         update = await handle.start_update(
@@ -248,9 +239,6 @@ async def test_worker_sigkill_during_the_cancel_still_cancels(
         )
         await asyncio.sleep(1)  # the cancel activity is now waiting on the backend
         os.kill(victim.pid, signal.SIGKILL)
-    finally:
-        victim.kill()
-        victim.wait()
     async with running_worker(temporal_client, cloud_context, task_queue):
         ack = await update.result()
         result = await handle.result()

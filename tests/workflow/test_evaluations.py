@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,7 +17,7 @@ from temporalio.client import Client, WorkflowFailureError
 from activities.context import CloudContext
 from arkor_temporal.runs import wait_for_result
 from emulator import EmulatorServer
-from tests.conftest import ROOT, worker_env
+from tests.conftest import worker_process
 from tests.evals.support import structured_cases, triage_cases
 from tests.helpers import make_spec, wait_for_status
 from tests.hooks_fixture.recorder import RECORD_ENV, read_records
@@ -269,22 +267,11 @@ async def test_worker_sigkill_around_a_delivery_loses_and_duplicates_nothing(
 ) -> None:
     receiver.delay_next(1, seconds=3)  # the first POST is received, then answered late
     spec = make_spec(name="kill-notify", maxSteps=30, notifications=NOTIFICATIONS[:1])
-    env = {**worker_env(emulator_server, temporal_client, task_queue)}
-    env["SLACK_HOOK_URL"] = os.environ["SLACK_HOOK_URL"]
-    victim = subprocess.Popen(
-        [sys.executable, str(ROOT / "worker.py"), "--sticky-timeout", "1"],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
+    hook_url = {"SLACK_HOOK_URL": os.environ["SLACK_HOOK_URL"]}
+    with worker_process(emulator_server, temporal_client, task_queue, hook_url) as victim:
         handle = await start(temporal_client, spec, task_queue)
         await wait_for_status(temporal_client, handle.id, lambda _: bool(receiver.requests))
         os.kill(victim.pid, signal.SIGKILL)  # the delivery is in flight
-    finally:
-        victim.kill()
-        victim.wait()
     async with running_worker(temporal_client, cloud_context, task_queue):
         result = await handle.result()
     assert result.status is RunStatus.COMPLETED

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 from typing import Any
 
 import httpx
@@ -23,7 +21,7 @@ from temporalio.worker import (
 
 from activities.context import CloudContext
 from emulator import EmulatorServer
-from tests.conftest import ROOT, worker_env
+from tests.conftest import worker_process
 from tests.helpers import jobs_with_marker, make_spec, wait_for_step
 from tests.workflow.replay import assert_replays
 from tests.workflow.test_training_run import assert_exactly_once, running_worker, start
@@ -116,20 +114,10 @@ async def test_worker_sigkill_mid_stream_then_another_worker_finishes(
         backend={"emulator": {"scenario": "slow", "atStep": 1, "slowFactor": 3}},
         orchestration={"metricsFlushSeconds": 0.2, "heartbeatTimeoutSeconds": 2},
     )
-    victim = subprocess.Popen(
-        [sys.executable, str(ROOT / "worker.py"), "--sticky-timeout", "1"],
-        env=worker_env(emulator_server, temporal_client, task_queue),
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
+    with worker_process(emulator_server, temporal_client, task_queue) as victim:
         handle = await start(temporal_client, spec, task_queue)
         await wait_for_step(temporal_client, handle.id, 60)
         os.kill(victim.pid, signal.SIGKILL)
-    finally:
-        victim.kill()
-        victim.wait()
     async with running_worker(temporal_client, cloud_context, task_queue):
         result = await handle.result()
     assert result.status is RunStatus.COMPLETED

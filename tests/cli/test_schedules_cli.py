@@ -1,0 +1,182 @@
+"""Every ``schedule`` verb against the dev server; triggered runs go through a real worker."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from temporalio.client import Client
+
+from activities.context import CloudContext
+from arkor_temporal.runs import get_run, wait_for_result
+from tests.cli.helpers import Completed, cli, poll, write_spec
+from tests.workflow.test_training_run import running_worker
+from workflows.models import RunStatus
+
+
+def schedule_name() -> str:
+    return f"sched-{uuid.uuid4().hex[:8]}"
+
+
+class Schedules:
+    """The CLI's schedule verbs, bound to one test's client and task queue."""
+
+    def __init__(self, client: Client, task_queue: str) -> None:
+        self.client, self.task_queue = client, task_queue
+
+    async def __call__(self, *args: str) -> Completed:
+        return await cli("schedule", *args, client=self.client, task_queue=self.task_queue)
+
+    async def describe(self, name: str) -> dict:
+        described: dict = (await self("describe", name, "--json")).json()
+        return described
+
+    async def clean_up(self, name: str) -> None:
+        """Delete the schedule and terminate what it left running (no worker may be left)."""
+        running = (await self.describe(name))["running"]
+        assert (await self("delete", name)).code == 0
+        for workflow_id in running:
+            await self.client.get_workflow_handle(workflow_id).terminate("test over")
+
+
+@pytest.fixture
+def schedules(temporal_client: Client, task_queue: str) -> Schedules:
+    return Schedules(temporal_client, task_queue)
+
+
+async def test_create_describe_list_trigger_delete(
+    schedules: Schedules,
+    temporal_client: Client,
+    cloud_context: CloudContext,
+    task_queue: str,
+    tmp_path: Path,
+) -> None:
+    name, spec = schedule_name(), write_spec(tmp_path, maxSteps=40)
+    created = await schedules("create", name, str(spec), "--every", "1h", "--json")
+    assert created.code == 0, created.stderr
+    view = created.json()
+    assert (view["timing"], view["overlap"], view["paused"]) == ("every 1:00:00", "skip", False)
+    assert len(view["next_action_times"]) >= 3 and view["recent_actions"] == []
+    assert view["summary"].startswith(f"[{name}] Fine-tune cli-")
+    assert view["workflow_id_prefix"] == f"train-{name}" and view["task_queue"] == task_queue
+
+    listed = await poll(
+        lambda: schedules("list", "--json"),
+        lambda done: name in [row["name"] for row in done.json()],
+    )
+    assert name in [row["name"] for row in listed.json()]
+    assert name in (await schedules("list")).stdout
+
+    async with running_worker(temporal_client, cloud_context, task_queue):
+        assert (await schedules("trigger", name)).code == 0
+        described = await poll(lambda: schedules.describe(name), lambda v: v["recent_actions"])
+        workflow_id = described["recent_actions"][0]["workflow_id"]
+        assert workflow_id.startswith(f"train-{name}-")
+        result = await wait_for_result(get_run(temporal_client, workflow_id))
+    assert result.status is RunStatus.COMPLETED and result.metrics.steps == 40
+    status = (await cli("run", "status", workflow_id, "--json", client=temporal_client)).json()
+    assert status["summary"] == view["summary"], "a scheduled run is an ordinary run"
+    text = await schedules("describe", name)
+    assert workflow_id in text.stdout and "every 1:00:00" in text.stdout
+
+    assert (await schedules("delete", name)).code == 0
+    gone = await schedules("describe", name)
+    assert gone.code == 2 and f"no schedule named '{name}'" in gone.stderr
+
+
+async def test_paused_schedule_starts_nothing_until_unpaused(
+    schedules: Schedules, tmp_path: Path
+) -> None:
+    name = schedule_name()
+    spec = str(write_spec(tmp_path))
+    # allow-all: a run left open by an early firing must not turn later ones into skips
+    created = await schedules("create", name, spec, "--every", "1s", "--overlap", "allow-all")
+    assert created.code == 0, created.stderr
+    paused = await schedules("pause", name, "--note", "data refresh pending")
+    assert paused.code == 0 and f"paused schedule {name}" in paused.stdout
+    taken = (await schedules.describe(name))["actions_taken"]
+    await asyncio.sleep(3)
+    view = await schedules.describe(name)
+    assert (view["paused"], view["note"]) == (True, "data refresh pending")
+    assert view["actions_taken"] == taken, "a paused schedule starts no run"
+    assert (await schedules("unpause", name)).code == 0
+    resumed = await poll(lambda: schedules.describe(name), lambda v: v["actions_taken"] > taken)
+    assert not resumed["paused"] and resumed["actions_taken"] > taken
+    await schedules.clean_up(name)
+
+
+async def test_overlap_skip_prevents_a_second_concurrent_run(
+    schedules: Schedules, tmp_path: Path
+) -> None:
+    # No worker polls this task queue: the first run stays open, so the second overlaps.
+    name = schedule_name()
+    assert (await schedules("create", name, str(write_spec(tmp_path)), "--every", "1d")).code == 0
+    assert (await schedules("trigger", name)).code == 0
+    await poll(lambda: schedules.describe(name), lambda v: v["running"])
+    assert (await schedules("trigger", name)).code == 0
+    view = await poll(lambda: schedules.describe(name), lambda v: v["skipped_overlap"] >= 1)
+    assert (view["actions_taken"], len(view["running"]), view["skipped_overlap"]) == (1, 1, 1)
+    await schedules.clean_up(name)
+
+
+async def test_backfill_runs_the_missed_intervals_one_after_another(
+    schedules: Schedules,
+    temporal_client: Client,
+    cloud_context: CloudContext,
+    task_queue: str,
+    tmp_path: Path,
+) -> None:
+    name, now = schedule_name(), datetime.now(UTC)
+    assert (await schedules("create", name, str(write_spec(tmp_path)), "--every", "1h")).code == 0
+    start = (now - timedelta(hours=2, minutes=30)).isoformat()
+    async with running_worker(temporal_client, cloud_context, task_queue):
+        done = await schedules("backfill", name, "--from", start, "--to", now.isoformat())
+        assert done.code == 0, done.stderr
+        view = await poll(
+            lambda: schedules.describe(name),
+            lambda v: len(v["recent_actions"]) == 2 and not v["running"],
+            timeout=30,
+        )
+    ids = [action["workflow_id"] for action in view["recent_actions"]]
+    assert len(ids) == 2 and all(i.startswith(f"train-{name}-") for i in ids)
+    assert all(i.endswith(":00:00Z") for i in ids), "named after the scheduled hours"
+    for workflow_id in ids:
+        result = await wait_for_result(get_run(temporal_client, workflow_id))
+        assert result.status is RunStatus.COMPLETED
+    await schedules.clean_up(name)
+
+
+async def test_bad_schedule_arguments_are_refused_clearly(
+    schedules: Schedules, tmp_path: Path
+) -> None:
+    spec = str(write_spec(tmp_path))
+    cases = {
+        ("--cron", "61 * * * *"): "--cron '61 * * * *': Temporal refused it",
+        ("--cron", "every day"): "--cron 'every day' is not a cron expression",
+        ("--every", "5x"): "--every: '5x' is not a duration",
+        ("--every", "1h", "--cron", "@daily"): "exactly one of --cron",
+        ("--cron", "@daily", "--timezone", "Mars/Olympus"): "--timezone 'Mars/Olympus'",
+        ("--every", "1h", "--jitter", "soon"): "--jitter",
+    }
+    for flags, message in cases.items():
+        done = await schedules("create", schedule_name(), spec, *flags)
+        assert done.code == 2, (flags, done.stderr)
+        assert message in done.stderr, (flags, done.stderr)
+    missing = await schedules(
+        "create", schedule_name(), str(tmp_path / "nope.yaml"), "--every", "1h"
+    )
+    assert missing.code == 2 and "file not found" in missing.stderr
+    name = schedule_name()
+    assert (await schedules("create", name, spec, "--cron", "0 2 * * *", "--paused")).code == 0
+    again = await schedules("create", name, spec, "--every", "1h")
+    assert again.code == 2 and f"a schedule named '{name}' exists" in again.stderr
+    backwards = await schedules("backfill", name, "--from", "2026-01-02", "--to", "2026-01-01")
+    assert backwards.code == 2 and "--to must be later than --from" in backwards.stderr
+    assert (await schedules.describe(name))["timing"] == "cron '0 2 * * *'"
+    await schedules.clean_up(name)
+    for verb in ("describe", "pause", "unpause", "trigger", "delete"):
+        unknown = await schedules(verb, "no-such-schedule")
+        assert unknown.code == 2 and "no schedule named 'no-such-schedule'" in unknown.stderr
