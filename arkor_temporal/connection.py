@@ -2,10 +2,12 @@
 
 Settings come from Temporal's own environment variables and profile file
 (``TEMPORAL_ADDRESS``, ``TEMPORAL_NAMESPACE``, ``TEMPORAL_API_KEY``,
-``TEMPORAL_TLS_CLIENT_CERT_PATH``/``_KEY_PATH``, ``TEMPORAL_PROFILE``, and
-``~/.config/temporalio/temporal.toml``), so an existing Temporal Cloud setup
-works unchanged. The default is the local dev server. Our one addition is the
-task queue, ``ARKOR_TEMPORAL_TASK_QUEUE``.
+``TEMPORAL_TLS_CLIENT_CERT_PATH``/``_KEY_PATH``, ``TEMPORAL_PROFILE``,
+``TEMPORAL_CONFIG_FILE`` and ``~/.config/temporalio/temporal.toml``), so an
+existing Temporal Cloud setup works unchanged. The default is the local dev
+server. Flags (the CLI's, or keyword arguments of :meth:`TemporalSettings.resolve`)
+beat the environment, which beats the profile. Our one addition is the task
+queue, ``ARKOR_TEMPORAL_TASK_QUEUE``.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from temporalio.client import Client
@@ -26,6 +29,10 @@ DEFAULT_TASK_QUEUE = "arkor-training"
 
 class TemporalUnavailableError(RuntimeError):
     """No Temporal server answered; the message says what to start."""
+
+
+class ConnectionSettingsError(ValueError):
+    """The connection settings themselves are wrong (missing profile, unreadable cert)."""
 
 
 @dataclass(frozen=True)
@@ -43,20 +50,31 @@ class TemporalSettings:
         namespace: str | None = None,
         task_queue: str | None = None,
         profile: str | None = None,
+        config_file: Path | None = None,
+        api_key: str | None = None,
+        tls_cert: Path | None = None,
+        tls_key: Path | None = None,
         env: Mapping[str, str] | None = None,
     ) -> TemporalSettings:
         """Flags beat environment, environment beats profile file, then defaults."""
-        env = os.environ if env is None else env
-        config: dict[str, Any] = dict(
-            ClientConfig.load_client_connect_config(
-                profile=profile or env.get("TEMPORAL_PROFILE"), override_env_vars=dict(env)
-            )
-        )
-        target = address or config.pop("target_host", None) or DEFAULT_ADDRESS
-        config.pop("target_host", None)
-        ns = namespace or config.pop("namespace", None) or "default"
-        config.pop("namespace", None)
-        queue = task_queue or env.get("ARKOR_TEMPORAL_TASK_QUEUE") or DEFAULT_TASK_QUEUE
+        overlay = {
+            "TEMPORAL_ADDRESS": address,
+            "TEMPORAL_NAMESPACE": namespace,
+            "TEMPORAL_PROFILE": profile,
+            "TEMPORAL_CONFIG_FILE": str(config_file) if config_file else None,
+            "TEMPORAL_API_KEY": api_key,
+            "TEMPORAL_TLS_CLIENT_CERT_PATH": str(tls_cert) if tls_cert else None,
+            "TEMPORAL_TLS_CLIENT_KEY_PATH": str(tls_key) if tls_key else None,
+            "ARKOR_TEMPORAL_TASK_QUEUE": task_queue,
+        }
+        merged = {
+            **(os.environ if env is None else env),
+            **{k: v for k, v in overlay.items() if v},
+        }
+        config = _load_profile(merged)
+        target = config.pop("target_host", None) or DEFAULT_ADDRESS
+        ns = config.pop("namespace", None) or "default"
+        queue = merged.get("ARKOR_TEMPORAL_TASK_QUEUE") or DEFAULT_TASK_QUEUE
         return cls(address=target, namespace=ns, task_queue=queue, connect_options=config)
 
     async def connect(self) -> Client:
@@ -73,3 +91,16 @@ class TemporalSettings:
                 "Start a local server with `arkor-temporal dev up`, or point TEMPORAL_ADDRESS "
                 "(and TEMPORAL_NAMESPACE / TEMPORAL_API_KEY for Temporal Cloud) at yours."
             ) from exc
+
+
+def _load_profile(env: Mapping[str, str]) -> dict[str, Any]:
+    try:
+        return dict(
+            ClientConfig.load_client_connect_config(
+                profile=env.get("TEMPORAL_PROFILE"),
+                config_file=env.get("TEMPORAL_CONFIG_FILE"),
+                override_env_vars=dict(env),
+            )
+        )
+    except (OSError, RuntimeError, ValueError) as exc:
+        raise ConnectionSettingsError(f"Temporal connection settings: {exc}") from exc

@@ -10,7 +10,6 @@ variable* that holds its token, resolved on the worker.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -25,6 +24,7 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
+from arkor_temporal.durations import parse_duration
 from arkor_temporal.evals import EvalSuiteSpec
 from arkor_temporal.hooks import HooksSpec
 from arkor_temporal.notifications import NotificationSpec
@@ -76,27 +76,18 @@ class LoraSpec(SpecModel):
     load_in_4bit: bool | None = Field(default=None, alias="loadIn4bit")
 
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
-_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-def parse_duration(value: Any) -> float:
-    """Seconds from ``90``, ``"90s"``, ``"30m"``, ``"6h"`` or ``"2d"``."""
-    if isinstance(value, bool):
+def duration_seconds(value: Any) -> float:
+    """Seconds from a number of seconds or a duration such as ``90s``, ``30m``, ``6h``."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise ValueError("must be a duration such as 90s, 30m, 6h or 2d")
-    if isinstance(value, int | float):
-        seconds = float(value)
-    else:
-        match = _DURATION.match(str(value))
-        if not match:
-            raise ValueError("must be a duration such as 90s, 30m, 6h or 2d")
-        seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
-    if seconds <= 0:
+    if isinstance(value, str):
+        return parse_duration(value).total_seconds()
+    if value <= 0:
         raise ValueError("must be longer than zero")
-    return seconds
+    return float(value)
 
 
-Duration = Annotated[float, BeforeValidator(parse_duration)]
+Duration = Annotated[float, BeforeValidator(duration_seconds)]
 
 
 class DeadlinesSpec(SpecModel):

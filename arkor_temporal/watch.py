@@ -1,19 +1,66 @@
-"""Live terminal view of a run: a progress bar over steps, the loss, checkpoints as they land."""
+"""Terminal views of runs: the live watch, the status panel, the result table, the run list."""
 
 from __future__ import annotations
 
-import asyncio
+from collections.abc import Iterable, Sequence
 
-from rich.console import Console
+from rich.console import Console, Group, RenderableType
+from rich.markdown import Markdown
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
-from temporalio.client import WorkflowExecutionStatus
+from rich.text import Text
 
-from arkor_temporal.runs import RunHandle, query_status, wait_for_result
-from workflows.models import RunResult, StatusView
+from arkor_temporal.runs import RunHandle, RunInfo, RunRow, follow_run, wait_for_result
+from workflows.models import MetricPoint, RunResult, RunStatus, StatusView, StopDecision
+
+BLOCKS = "▁▂▃▄▅▆▇█"
 
 
-def _loss_text(status: StatusView) -> str:
+def sparkline(values: Sequence[float], width: int = 40) -> str:
+    """The last ``width`` values as unicode blocks, scaled between their min and max."""
+    tail = [v for v in values if v == v][-width:]  # drops NaN
+    if not tail:
+        return ""
+    low, high = min(tail), max(tail)
+    span = (high - low) or 1.0
+    return "".join(BLOCKS[round((v - low) / span * (len(BLOCKS) - 1))] for v in tail)
+
+
+def _curve(label: str, points: Iterable[tuple[int, float | None]]) -> Text:
+    values = [value for _, value in points if value is not None]
+    if not values:
+        return Text("")
+    line = Text(f"  {label:<10}", style="bold")
+    line.append(sparkline(values), style="cyan")
+    line.append(f"  {values[-1]:.4f} (min {min(values):.4f})")
+    return line
+
+
+def curves(series: Sequence[MetricPoint]) -> RenderableType:
+    """Loss and eval-loss sparklines from the ``metrics`` query's series."""
+    return Group(
+        _curve("loss", ((p.step, p.loss) for p in series)),
+        _curve("eval loss", ((p.step, p.eval_loss) for p in series)),
+    )
+
+
+class _RunProgress(Progress):
+    """A progress bar with the loss curves underneath."""
+
+    below: RenderableType = ""
+
+    def get_renderables(self) -> Iterable[RenderableType]:
+        yield self.make_tasks_table(self.tasks)
+        yield self.below
+
+
+def _stop_text(stop: StopDecision) -> str:
+    verb = "cancel" if stop.run_status is RunStatus.CANCELLED else "stop"
+    where = f" at step {stop.step}" if stop.step is not None else ""
+    return f"{verb} requested by {stop.requested_by}{where}: {stop.reason}"
+
+
+def _progress_text(status: StatusView) -> str:
     metrics = status.metrics
     parts = [f"phase {status.phase.value}"]
     if metrics.last_loss is not None:
@@ -25,7 +72,7 @@ def _loss_text(status: StatusView) -> str:
 
 async def watch_run(handle: RunHandle, console: Console, *, poll_seconds: float = 0.5) -> RunResult:
     """Render progress until the run closes, then return its result."""
-    shown_checkpoints: set[int] = set()
+    shown: set[int] = set()
     columns = (
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -34,39 +81,44 @@ async def watch_run(handle: RunHandle, console: Console, *, poll_seconds: float 
         TextColumn("{task.fields[loss]}"),
         TimeElapsedColumn(),
     )
-    with Progress(*columns, console=console, transient=False) as progress:
+    with _RunProgress(*columns, console=console, transient=False) as progress:
 
-        def announce(checkpoints: list[int]) -> None:
+        def announce(checkpoints: Iterable[int]) -> None:
             for step in checkpoints:
-                if step not in shown_checkpoints:
-                    shown_checkpoints.add(step)
+                if step not in shown:
+                    shown.add(step)
                     progress.console.print(f"  [green]checkpoint saved[/] at step {step}")
 
-        task = progress.add_task("training", total=None, loss="submitting", steps="")
-        while True:
-            description = await handle.describe()
-            if description.status != WorkflowExecutionStatus.RUNNING:
-                break
-            status = await query_status(handle)
-            if status is not None:
-                announce(status.checkpoints)
-                progress.update(
-                    task,
-                    total=status.max_steps,
-                    completed=status.step,
-                    loss=_loss_text(status),
-                    steps=f"step {status.step}/{status.max_steps or '?'}",
-                    description=status.run_name,
-                )
-            await asyncio.sleep(poll_seconds)
+        task = progress.add_task(handle.id, total=None, loss="waiting for a worker", steps="")
+        stop_shown = False
+        async for snapshot in follow_run(handle, poll_seconds=poll_seconds):
+            status = snapshot.status
+            if status is None:
+                continue
+            announce(status.checkpoints)
+            if status.stop is not None and not stop_shown:
+                stop_shown = True
+                progress.console.print(f"  [yellow]{_stop_text(status.stop)}[/]", highlight=False)
+            progress.below = curves(snapshot.series)
+            progress.update(
+                task,
+                total=status.max_steps,
+                completed=status.step,
+                loss=_progress_text(status),
+                steps=f"step {status.step}/{status.max_steps or '?'}",
+                description=status.run_name,
+            )
         result = await wait_for_result(handle)
-        announce([c.step for c in result.checkpoints])
+        announce(c.step for c in result.checkpoints)
+        if result.series:
+            progress.below = curves(result.series)
         progress.update(
             task,
             completed=result.metrics.steps,
-            loss=result.status.value,
+            loss=f"[bold]{result.status.value}[/]",
             steps=f"step {result.metrics.steps}",
         )
+    console.print(f"{result.status.value}: {result.reason}", highlight=False)
     return result
 
 
@@ -85,6 +137,44 @@ def result_table(result: RunResult) -> Table:
         "events applied",
         f"{result.ledger.count} (duplicates dropped: {result.ledger.duplicates_dropped})",
     )
+    return table
+
+
+def status_view(info: RunInfo) -> RenderableType:
+    """``run status``: identity and search attributes, then live details or the result."""
+    row = info.run
+    table = Table(title=f"run {row.workflow_id}", show_header=False)
+    table.add_row("execution", row.execution_status.lower())
+    table.add_row("summary", info.summary or "-")
+    table.add_row("run name", row.run_name or "-")
+    table.add_row("model", row.model or "-")
+    table.add_row("phase", row.phase or "-")
+    table.add_row("job", row.job_id or "-")
+    table.add_row("started", f"{row.start_time:%Y-%m-%d %H:%M:%S} UTC")
+    if row.close_time:
+        table.add_row("closed", f"{row.close_time:%Y-%m-%d %H:%M:%S} UTC")
+    parts: list[RenderableType] = [table]
+    if info.details:
+        parts.append(Markdown(info.details))
+    elif row.running:
+        parts.append(Text("no worker answered the status query", style="yellow"))
+    if info.result:
+        parts.append(result_table(info.result))
+    return Group(*parts)
+
+
+def runs_table(rows: Sequence[RunRow]) -> Table:
+    table = Table("workflow id", "run name", "model", "phase", "ckpt step", "best eval", "started")
+    for row in rows:
+        table.add_row(
+            row.workflow_id,
+            row.run_name or "-",
+            row.model or "-",
+            row.phase or row.execution_status.lower(),
+            "-" if row.checkpoint_step is None else str(row.checkpoint_step),
+            _fmt(row.best_eval),
+            f"{row.start_time:%Y-%m-%d %H:%M:%S}",
+        )
     return table
 
 

@@ -31,7 +31,7 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy, SearchAttributeUpdate
+from temporalio.common import RetryPolicy, SearchAttributeKey, SearchAttributeUpdate
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -57,6 +57,7 @@ with workflow.unsafe.imports_passed_through():
         LogEntry,
         StartedArgs,
     )
+    from arkor_temporal.naming import is_template, render_run_name
     from arkor_temporal.notifications import (
         DeliveryRecord,
         NotificationContext,
@@ -118,6 +119,8 @@ NOTIFY_RETRY = RetryPolicy(
 )
 
 StreamHandle = workflow.ActivityHandle[StreamOutcome]
+# Set by Temporal on runs a Schedule starts.
+SCHEDULED_START_TIME = SearchAttributeKey.for_datetime("TemporalScheduledStartTime")
 
 
 class _RunEnds(Exception):
@@ -227,6 +230,8 @@ class TrainingRun:
     async def run(self, run_input: RunInput) -> RunResult:
         if self._progress.origin_epoch is None:
             self._progress.origin_epoch = workflow.now().timestamp()
+        if run_input.carried is None and is_template(self._spec.name):
+            self._render_scheduled_name()
         try:
             result, failure_type = await self._drive()
         except asyncio.CancelledError:
@@ -235,6 +240,13 @@ class TrainingRun:
         if result.status is RunStatus.FAILED:
             raise ApplicationError(result.reason, result, type=failure_type, non_retryable=True)
         return result
+
+    def _render_scheduled_name(self) -> None:
+        """``nightly-{date}``: rendered once, with the scheduled time when a Schedule started us."""
+        info = workflow.info()
+        when = info.typed_search_attributes.get(SCHEDULED_START_TIME) or info.start_time
+        self._spec = self._spec.model_copy(update={"name": render_run_name(self._spec.name, when)})
+        workflow.upsert_search_attributes([sa.RUN_NAME.value_set(self._spec.name)])
 
     async def _drive(self) -> tuple[RunResult, str]:
         """Follow the run to its end; returns the result and, for a failure, its type."""

@@ -14,6 +14,7 @@ from temporalio.client import Client
 
 from activities.context import CloudContext
 from tests.cli.helpers import cli, write_spec
+from tests.helpers import wait_for_step
 from tests.workflow.test_training_run import running_worker
 
 
@@ -113,3 +114,21 @@ async def test_setup_registers_search_attributes_idempotently(temporal_client: C
     assert "search attributes added: ArkorBestEval, ArkorJobId" in first.stdout
     second = await cli("setup", "--namespace", namespace, client=temporal_client)
     assert second.code == 0 and "already registered" in second.stdout
+
+
+async def test_reaper_run_reports_and_cancels_an_orphan(
+    temporal_client: Client, cloud_context: CloudContext, task_queue: str, tmp_path: Path
+) -> None:
+    spec = write_spec(tmp_path, maxSteps=3000)
+    async with running_worker(temporal_client, cloud_context, task_queue):
+        started = await cli(
+            "run", "start", str(spec), "--json", client=temporal_client, task_queue=task_queue
+        )
+        workflow_id = started.json()["workflow_id"]
+        status = await wait_for_step(temporal_client, workflow_id, 5)
+        await temporal_client.get_workflow_handle(workflow_id).terminate("no cleanup")
+        done = await cli("reaper", "run", "--json", client=temporal_client, task_queue=task_queue)
+    assert done.code == 0, done.stderr
+    report = done.json()
+    assert [o["job_id"] for o in report["orphans"]] == [status.job_id]
+    assert [c["status"] for c in report["cancelled"]] == ["cancelled"]

@@ -15,6 +15,7 @@ from arkor_temporal.runs import get_run, wait_for_result
 from tests.cli.helpers import Completed, cli, poll, write_spec
 from tests.workflow.test_training_run import running_worker
 from workflows.models import RunStatus
+from workflows.search_attributes import RUN_NAME
 
 
 def schedule_name() -> str:
@@ -129,11 +130,14 @@ async def test_backfill_runs_the_missed_intervals_one_after_another(
     task_queue: str,
     tmp_path: Path,
 ) -> None:
-    name, now = schedule_name(), datetime.now(UTC)
+    name = schedule_name()
     assert (await schedules("create", name, str(write_spec(tmp_path)), "--every", "1h")).code == 0
-    start = (now - timedelta(hours=2, minutes=30)).isoformat()
+    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=3)
+    start, end = hour + timedelta(minutes=30), hour + timedelta(hours=2, minutes=30)  # 2 hours
     async with running_worker(temporal_client, cloud_context, task_queue):
-        done = await schedules("backfill", name, "--from", start, "--to", now.isoformat())
+        done = await schedules(
+            "backfill", name, "--from", start.isoformat(), "--to", end.isoformat()
+        )
         assert done.code == 0, done.stderr
         view = await poll(
             lambda: schedules.describe(name),
@@ -180,3 +184,30 @@ async def test_bad_schedule_arguments_are_refused_clearly(
     for verb in ("describe", "pause", "unpause", "trigger", "delete"):
         unknown = await schedules(verb, "no-such-schedule")
         assert unknown.code == 2 and "no schedule named 'no-such-schedule'" in unknown.stderr
+
+
+async def test_scheduled_run_names_are_rendered_with_the_scheduled_time(
+    schedules: Schedules,
+    temporal_client: Client,
+    cloud_context: CloudContext,
+    task_queue: str,
+    tmp_path: Path,
+) -> None:
+    name, spec = schedule_name(), write_spec(tmp_path, maxSteps=20)
+    created = await schedules(
+        "create", name, str(spec), "--every", "1h", "--set", "name=nightly-{date}"
+    )
+    assert created.code == 0, created.stderr
+    try:
+        async with running_worker(temporal_client, cloud_context, task_queue):
+            assert (await schedules("trigger", name)).code == 0
+            described = await poll(lambda: schedules.describe(name), lambda v: v["recent_actions"])
+            action = described["recent_actions"][0]
+            handle = get_run(temporal_client, action["workflow_id"])
+            result = await wait_for_result(handle)
+        scheduled = datetime.fromisoformat(action["scheduled_at"]).astimezone(UTC)
+        assert result.run_name == f"nightly-{scheduled:%Y-%m-%d}"
+        attributes = (await handle.describe()).typed_search_attributes
+        assert attributes.get(RUN_NAME) == result.run_name
+    finally:
+        await schedules("delete", name)
