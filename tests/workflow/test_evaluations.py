@@ -22,6 +22,7 @@ from tests.evals.support import structured_cases, triage_cases
 from tests.helpers import make_spec, wait_for_status
 from tests.hooks_fixture.recorder import RECORD_ENV, read_records
 from tests.notify.receiver import WebhookReceiver
+from tests.workflow.replay import assert_replays
 from tests.workflow.test_cancel import assert_backend_cancelled
 from tests.workflow.test_training_run import assert_exactly_once, running_worker, start
 from workflows import search_attributes as sa
@@ -67,6 +68,7 @@ async def test_scores_rise_and_the_best_checkpoint_is_named(
     calls = inspect.get("/_emulator/inference", params={"jobId": result.job_id}).json()["calls"]
     assert sorted({c["step"] for c in calls}) == [25, 50, 75, 100]
     assert_exactly_once(result, inspect, handle)
+    await assert_replays(handle)
 
 
 async def test_slow_evaluations_never_hold_up_the_stream(
@@ -164,6 +166,7 @@ async def test_every_hook_receives_its_documented_arguments(
     [completed] = by_type["CompletedArgs"]
     assert completed["args"]["metrics"]["steps"] == 60 and completed["args"]["artifacts"]
     assert "FailedArgs" not in by_type and "CancelledArgs" not in by_type
+    await assert_replays(handle)
 
 
 async def test_a_failing_hook_is_recorded_and_the_run_still_completes(
@@ -236,6 +239,7 @@ async def test_each_chosen_event_is_notified_exactly_once_in_its_shape(
     assert discord["embeds"] and "notified" in (discord["content"] + str(discord["embeds"]))
     assert handle.id in str(slack)  # the run's Web UI link
     await assert_no_secret_in_history(handle, receiver)
+    await assert_replays(handle)
 
 
 async def test_a_receiver_that_is_down_never_fails_the_run(

@@ -12,6 +12,7 @@ from temporalio.client import Client
 from activities.context import CloudContext
 from arkor_temporal.runs import cancel_run
 from tests.helpers import emitted_events, make_spec, wait_for_step
+from tests.workflow.replay import assert_replays
 from tests.workflow.test_cancel import assert_backend_cancelled
 from tests.workflow.test_training_run import running_worker, start
 from workflows.models import RunStatus, StopKind
@@ -44,6 +45,7 @@ async def test_diverging_loss_stops_at_the_first_step_over_the_ceiling(
     assert stop.values == {"loss": expected["loss"], "ceiling": 3.0}
     assert f"step {expected['step']}" in result.reason and "lossCeiling" in result.reason
     assert_backend_cancelled(inspect, result.job_id)
+    await assert_replays(handle)
 
 
 async def test_nan_loss_stops_at_the_first_nan_after_min_step(
@@ -84,6 +86,7 @@ async def test_queue_deadline_stops_a_job_that_never_starts(
     assert (result.stop.kind, result.stop.rule) == (StopKind.DEADLINE, "maxQueued")
     assert "did not start within 2s" in result.reason
     assert_backend_cancelled(inspect, result.job_id)
+    await assert_replays(handle)
 
 
 async def test_duration_deadline_stops_a_long_run(
