@@ -119,6 +119,7 @@ NOTIFY_RETRY = RetryPolicy(
 )
 
 StreamHandle = workflow.ActivityHandle[StreamOutcome]
+CRITICAL_HOOK_FAILED = "CriticalHookFailed"
 # Set by Temporal on runs a Schedule starts.
 SCHEDULED_START_TIME = SearchAttributeKey.for_datetime("TemporalScheduledStartTime")
 
@@ -147,6 +148,7 @@ class TrainingRun:
         self._shown_phase: Phase | None = None
         self._shown_step = 0
         self._shown_best: float | None = None
+        self._failure_type = "TrainingFailed"  # the ApplicationError type of a failed run
         self._stream: StreamHandle | None = None
         self._work: set[asyncio.Task[object]] = set()  # evaluations, hooks, notices in flight
         evals = self._spec.evals
@@ -233,12 +235,14 @@ class TrainingRun:
         if run_input.carried is None and is_template(self._spec.name):
             self._render_scheduled_name()
         try:
-            result, failure_type = await self._drive()
+            result = await self._drive()
         except asyncio.CancelledError:
             await self._cancelled_by_temporal()
             raise
         if result.status is RunStatus.FAILED:
-            raise ApplicationError(result.reason, result, type=failure_type, non_retryable=True)
+            raise ApplicationError(
+                result.reason, result, type=self._failure_type, non_retryable=True
+            )
         return result
 
     def _render_scheduled_name(self) -> None:
@@ -248,8 +252,8 @@ class TrainingRun:
         self._spec = self._spec.model_copy(update={"name": render_run_name(self._spec.name, when)})
         workflow.upsert_search_attributes([sa.RUN_NAME.value_set(self._spec.name)])
 
-    async def _drive(self) -> tuple[RunResult, str]:
-        """Follow the run to its end; returns the result and, for a failure, its type."""
+    async def _drive(self) -> RunResult:
+        """Follow the run to its end and conclude it."""
         job = self._job
         try:
             job = job or await self._start_job()
@@ -267,9 +271,9 @@ class TrainingRun:
                 assert stream is not None
                 await self._continue_as_new(job, stream)  # returns only if a stop came first
         except _RunEnds as ending:
-            return await self._end(job, RunStatus.FAILED, ending.reason), ending.failure_type
-        failure_type = "CriticalHookFailed" if self._critical_failure() else "TrainingFailed"
-        return await self._end(job, status, reason), failure_type
+            self._failure_type = ending.failure_type
+            return await self._end(job, RunStatus.FAILED, ending.reason)
+        return await self._end(job, status, reason)
 
     async def _start_job(self) -> JobRef:
         info = workflow.info()
@@ -574,6 +578,7 @@ class TrainingRun:
         hook = await self._run_hook(self._end_hook_args(job, status, reason))
         if hook is not None and not hook.ok and hook.critical and status is not RunStatus.FAILED:
             status, reason = RunStatus.FAILED, f"critical hook failed: {hook.error}"
+            self._failure_type = CRITICAL_HOOK_FAILED
         await self._notify(NotifyEvent(status.value), job, status, reason)
         return self._conclude(job, status, reason)
 
@@ -586,9 +591,6 @@ class TrainingRun:
             )
         for task in list(self._work):
             task.cancel()  # past the grace: recorded as unfinished by their absence
-
-    def _critical_failure(self) -> bool:
-        return self._stop is not None and self._stop.kind is StopKind.CRITICAL_HOOK
 
     # -- evaluations, hooks, notifications ---------------------------------------
 
@@ -651,15 +653,15 @@ class TrainingRun:
         except ActivityError as exc:
             outcome = HookOutcome.failure(call, exc)
             self._progress.hook_failures.append(outcome)
-            if outcome.critical:
-                self._request_stop(
-                    StopDecision(
-                        kind=StopKind.CRITICAL_HOOK,
-                        reason=f"critical hook failed: {outcome.error}",
-                        requested_by="hooks",
-                        rule=call.event.spec_key,
-                    )
+            if outcome.critical and self._request_stop(
+                StopDecision(
+                    kind=StopKind.CRITICAL_HOOK,
+                    reason=f"critical hook failed: {outcome.error}",
+                    requested_by="hooks",
+                    rule=call.event.spec_key,
                 )
+            ):
+                self._failure_type = CRITICAL_HOOK_FAILED
         return outcome
 
     def _end_hook_args(self, job: JobRef | None, status: RunStatus, reason: str) -> HookArgs:

@@ -204,6 +204,23 @@ async def test_a_failing_critical_hook_fails_the_run_and_stops_the_gpu(
     assert [r["type"] for r in read_records(hook_record)].count("FailedArgs") == 1
 
 
+async def test_a_failing_critical_end_hook_fails_a_completed_run(
+    temporal_client: Client, cloud_context: CloudContext, task_queue: str, hook_record: Path
+) -> None:
+    hooks = {"onCompleted": {"importPath": f"{HOOKS}:explode", "critical": True, "maxAttempts": 1}}
+    spec = make_spec(name="critical-end-hook", maxSteps=20, hooks=hooks)
+    async with running_worker(temporal_client, cloud_context, task_queue):
+        handle = await start(temporal_client, spec, task_queue)
+        with pytest.raises(WorkflowFailureError) as failure:
+            await handle.result()
+        result = await wait_for_result(handle)
+    assert getattr(failure.value.cause, "type", None) == "CriticalHookFailed"
+    assert result.status is RunStatus.FAILED and "critical hook failed" in result.reason
+    assert result.metrics.steps == 20, "the training itself completed"
+    [failed_hook] = result.hook_failures
+    assert failed_hook.critical and failed_hook.event.value == "completed"
+
+
 @pytest.fixture
 def receiver(monkeypatch: pytest.MonkeyPatch) -> Iterator[WebhookReceiver]:
     with WebhookReceiver() as server:
