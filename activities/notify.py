@@ -100,13 +100,11 @@ class NotifyActivities:
         def record(
             delivered: bool, status: int | None = None, error: str | None = None
         ) -> DeliveryRecord:
-            return DeliveryRecord(
-                index=notification.index,
-                kind=notification.kind,
-                event=notification.context.event,
+            return DeliveryRecord.of(
+                notification,
                 delivered=delivered,
-                status_code=status,
                 attempts=info.attempt,
+                status_code=status,
                 error=error,
             )
 

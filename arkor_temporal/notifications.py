@@ -145,6 +145,26 @@ class DeliveryRecord(_Payload):
     error: str | None = None
 
     @classmethod
+    def of(
+        cls,
+        notification: NotificationInput,
+        *,
+        delivered: bool,
+        attempts: int,
+        status_code: int | None = None,
+        error: str | None = None,
+    ) -> DeliveryRecord:
+        return cls(
+            index=notification.index,
+            kind=notification.kind,
+            event=notification.context.event,
+            delivered=delivered,
+            status_code=status_code,
+            attempts=attempts,
+            error=error,
+        )
+
+    @classmethod
     def failure(
         cls, notification: NotificationInput, error: BaseException, attempts: int
     ) -> DeliveryRecord:
@@ -152,13 +172,8 @@ class DeliveryRecord(_Payload):
 
         Activity errors never contain the URL, so their text is safe to keep.
         """
-        return cls(
-            index=notification.index,
-            kind=notification.kind,
-            event=notification.context.event,
-            delivered=False,
-            attempts=attempts,
-            error=activity_failure_text(error),
+        return cls.of(
+            notification, delivered=False, attempts=attempts, error=activity_failure_text(error)
         )
 
 

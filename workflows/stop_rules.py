@@ -43,14 +43,7 @@ def observe(rules: StopRulesSpec, state: RuleState, event: RunEvent) -> StopDeci
         return None
 
     def stop(rule: str, reason: str, **values: float | None) -> StopDecision:
-        return StopDecision(
-            kind=StopKind.STOP_RULE,
-            reason=f"stop rule {rule} at step {step}: {reason}",
-            requested_by="stop-rules",
-            rule=rule,
-            step=step,
-            values=values,
-        )
+        return _decision(rule, f"step {step}", step, reason, values)
 
     if rules.non_finite_loss and event.non_finite_loss:
         return stop("nonFiniteLoss", "the loss is not a finite number", loss=None)
@@ -128,9 +121,15 @@ def observe_evals(rules: StopRulesSpec, scores: list[tuple[int, float]]) -> Stop
 
 
 def _eval_stop(rule: str, step: int, reason: str, **values: float | None) -> StopDecision:
+    return _decision(rule, f"checkpoint {step}", step, reason, values)
+
+
+def _decision(
+    rule: str, where: str, step: int, reason: str, values: dict[str, float | None]
+) -> StopDecision:
     return StopDecision(
         kind=StopKind.STOP_RULE,
-        reason=f"stop rule {rule} at checkpoint {step}: {reason}",
+        reason=f"stop rule {rule} at {where}: {reason}",
         requested_by="stop-rules",
         rule=rule,
         step=step,
