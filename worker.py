@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -19,6 +20,7 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio.client import Client
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 
 from activities.context import CloudContext
@@ -82,14 +84,31 @@ async def check_cloud(settings: ClientSettings) -> None:
             ) from None
 
 
-async def run_worker(temporal: TemporalSettings, *, sticky_timeout: float | None = None) -> None:
+def metrics_runtime(bind_address: str | None) -> Runtime | None:
+    """A Temporal runtime serving Prometheus metrics on ``bind_address`` (host:port)."""
+    if not bind_address:
+        return None
+    return Runtime(
+        telemetry=TelemetryConfig(
+            metrics=PrometheusConfig(bind_address=bind_address, durations_as_seconds=True),
+            global_tags={"service": "arkor-temporal-worker"},
+        )
+    )
+
+
+async def run_worker(
+    temporal: TemporalSettings,
+    *,
+    sticky_timeout: float | None = None,
+    metrics_address: str | None = None,
+) -> None:
     try:
         cloud_settings = ClientSettings.resolve()
     except ConfigurationError as exc:
         raise SystemExit(f"arkor-temporal worker: {exc}") from None
     await check_cloud(cloud_settings)
     try:
-        client = await temporal.connect()
+        client = await temporal.connect(metrics_runtime(metrics_address))
     except TemporalUnavailableError as exc:
         raise SystemExit(f"arkor-temporal worker: {exc}") from None
     options: dict[str, Any] = {}
@@ -124,6 +143,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--task-queue", help="task queue (default: ARKOR_TEMPORAL_TASK_QUEUE or arkor-training)"
     )
     parser.add_argument(
+        "--metrics",
+        metavar="HOST:PORT",
+        default=os.environ.get("ARKOR_TEMPORAL_METRICS_ADDRESS"),
+        help="serve Prometheus metrics (Temporal's worker and activity metrics) here "
+        "[env ARKOR_TEMPORAL_METRICS_ADDRESS]",
+    )
+    parser.add_argument(
         "--sticky-timeout",
         type=float,
         help="seconds before a dead worker's cached workflows move on (Temporal default 10)",
@@ -134,7 +160,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         address=args.address, namespace=args.namespace, task_queue=args.task_queue
     )
     try:
-        asyncio.run(run_worker(temporal, sticky_timeout=args.sticky_timeout))
+        asyncio.run(
+            run_worker(temporal, sticky_timeout=args.sticky_timeout, metrics_address=args.metrics)
+        )
     except SystemExit as exc:
         hard_exit(exc.code)
     hard_exit(0)

@@ -21,6 +21,7 @@ from typing import Any
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.envconfig import ClientConfig
+from temporalio.runtime import Runtime
 from temporalio.service import RPCError
 
 DEFAULT_ADDRESS = "localhost:7233"
@@ -77,12 +78,13 @@ class TemporalSettings:
         queue = merged.get("ARKOR_TEMPORAL_TASK_QUEUE") or DEFAULT_TASK_QUEUE
         return cls(address=target, namespace=ns, task_queue=queue, connect_options=config)
 
-    async def connect(self) -> Client:
+    async def connect(self, runtime: Runtime | None = None) -> Client:
         try:
             return await Client.connect(
                 self.address,
                 namespace=self.namespace,
                 data_converter=pydantic_data_converter,
+                runtime=runtime,
                 **self.connect_options,
             )
         except (RuntimeError, RPCError) as exc:
