@@ -136,3 +136,23 @@ def worker_env(
         "ARKOR_TEMPORAL_PROJECT": "emu-project",
         "ARKOR_TEMPORAL_LOG_FORMAT": "json",
     }
+
+
+_exit_status: list[int] = []
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    _exit_status.append(int(exitstatus))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Leave without interpreter teardown, with pytest's own exit status.
+
+    The Temporal SDK's native runtime can abort the process while the interpreter
+    shuts down, after every result is reported (sdk-python#300, PyGILState_Release).
+    """
+    if _exit_status:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(_exit_status[-1])
