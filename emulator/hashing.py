@@ -14,7 +14,7 @@ def stable_id(prefix: str, *parts: object) -> str:
 
 
 def job_seed(seed: int, job_id: str) -> int:
-    """Per-job RNG seed: the server seed combined with the job id."""
+    """Per-job RNG seed: the server seed combined with something unique to the job."""
     return int.from_bytes(_digest(seed, job_id)[:8], "big")
 
 

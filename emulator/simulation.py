@@ -13,7 +13,6 @@ import math
 from typing import Any
 
 from emulator.curves import MetricCurves
-from emulator.hashing import job_seed
 from emulator.store import Job, Store
 
 FINAL_ARTIFACTS = [
@@ -35,7 +34,7 @@ def finite_or_none(value: float) -> float | None:
 
 async def _simulate(store: Store, job: Job) -> None:
     plan = job.plan
-    curves = MetricCurves(plan, job_seed(store.config.seed, job.id))
+    curves = MetricCurves(plan, job.seed)
     loop = asyncio.get_running_loop()
     await asyncio.sleep(plan.queue_seconds)
     started = loop.time()

@@ -66,6 +66,7 @@ class CancelRecord:
 @dataclass
 class Job:
     id: str
+    seed: int
     org_id: str
     project_id: str
     name: str
@@ -225,17 +226,20 @@ class Store:
         plan: TrainingPlan,
         idempotency_key: str | None,
     ) -> Job:
-        job_id = str(uuid.UUID(int=self._ids.getrandbits(128), version=4))
+        # Ids are unique across emulator restarts, as a real backend's are (the dev
+        # server keeps its history between stacks); the job's randomness comes from the
+        # seed and the job's creation order, so a run is reproducible all the same.
+        job_id = str(uuid.uuid4())
+        seed = job_seed(self.config.seed, str(len(self.jobs)))
         job = Job(
             id=job_id,
+            seed=seed,
             org_id=project.org_id,
             project_id=project.id,
             name=name,
             config=config,
             plan=plan,
-            injector=ErrorInjector(
-                job_seed(self.config.seed, job_id), plan.faults.server_error_burst or 0
-            ),
+            injector=ErrorInjector(seed, plan.faults.server_error_burst or 0),
             idempotency_key=idempotency_key,
         )
         self.jobs[job_id] = job
