@@ -10,8 +10,16 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
+from arkor_temporal.evals import CheckpointEval
 from arkor_temporal.runs import RunHandle, RunInfo, RunRow, follow_run, wait_for_result
-from workflows.models import MetricPoint, RunResult, RunStatus, StatusView, StopDecision
+from workflows.models import (
+    EvalPoint,
+    MetricPoint,
+    RunResult,
+    RunStatus,
+    StatusView,
+    StopDecision,
+)
 
 BLOCKS = "▁▂▃▄▅▆▇█"
 
@@ -73,6 +81,7 @@ def _progress_text(status: StatusView) -> str:
 async def watch_run(handle: RunHandle, console: Console, *, poll_seconds: float = 0.5) -> RunResult:
     """Render progress until the run closes, then return its result."""
     shown: set[int] = set()
+    evaluated: set[int] = set()
     columns = (
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -89,6 +98,12 @@ async def watch_run(handle: RunHandle, console: Console, *, poll_seconds: float 
                     shown.add(step)
                     progress.console.print(f"  [green]checkpoint saved[/] at step {step}")
 
+        def announce_evals(evals: Iterable[EvalPoint | CheckpointEval]) -> None:
+            for evaluation in evals:
+                if evaluation.step not in evaluated:
+                    evaluated.add(evaluation.step)
+                    progress.console.print(f"  {_eval_text(evaluation)}", highlight=False)
+
         task = progress.add_task(handle.id, total=None, loss="waiting for a worker", steps="")
         stop_shown = False
         async for snapshot in follow_run(handle, poll_seconds=poll_seconds):
@@ -96,6 +111,7 @@ async def watch_run(handle: RunHandle, console: Console, *, poll_seconds: float 
             if status is None:
                 continue
             announce(status.checkpoints)
+            announce_evals(status.evals)
             if status.stop is not None and not stop_shown:
                 stop_shown = True
                 progress.console.print(f"  [yellow]{_stop_text(status.stop)}[/]", highlight=False)
@@ -110,6 +126,7 @@ async def watch_run(handle: RunHandle, console: Console, *, poll_seconds: float 
             )
         result = await wait_for_result(handle)
         announce(c.step for c in result.checkpoints)
+        announce_evals(result.evals)
         if result.series:
             progress.below = curves(result.series)
         progress.update(
@@ -122,6 +139,16 @@ async def watch_run(handle: RunHandle, console: Console, *, poll_seconds: float 
     return result
 
 
+def _eval_text(evaluation: EvalPoint | CheckpointEval) -> str:
+    """One line per checkpoint evaluation, as it lands."""
+    where = f"eval of checkpoint {evaluation.step}"
+    if evaluation.error is not None or evaluation.score is None:
+        return f"[red]{where} failed[/]: {evaluation.error or 'no score'}"
+    delta = f" (vs base {evaluation.delta:+.3f})" if evaluation.delta is not None else ""
+    verdict = "[green]passed[/]" if evaluation.passed else "[yellow]not passed[/]"
+    return f"{where}: score {evaluation.score:.3f}{delta}, {verdict}"
+
+
 def result_table(result: RunResult) -> Table:
     table = Table(title=f"run {result.run_name}", show_header=False)
     table.add_row("status", f"[bold]{result.status.value}[/]")
@@ -132,6 +159,9 @@ def result_table(result: RunResult) -> Table:
     table.add_row("min loss", _fmt(result.metrics.min_loss))
     table.add_row("last eval loss", _fmt(result.metrics.last_eval_loss))
     table.add_row("checkpoints", ", ".join(str(c.step) for c in result.checkpoints) or "none")
+    best = result.best_checkpoint
+    if best is not None and best.score is not None:
+        table.add_row("best checkpoint", f"step {best.step} (eval score {best.score:.3f})")
     table.add_row("artifacts", ", ".join(_artifact_name(a) for a in result.artifacts) or "none")
     table.add_row(
         "events applied",

@@ -9,6 +9,7 @@ from temporalio.client import Client
 
 from activities.context import CloudContext
 from tests.cli.helpers import Completed, cli, poll, spec_name, write_spec
+from tests.evals.support import triage_cases
 from tests.workflow.test_training_run import running_worker
 
 SLOW = {"emulator": {"scenario": "slow", "atStep": 1, "slowFactor": 8}}  # ~12 steps/s
@@ -115,3 +116,17 @@ async def test_unknown_run_ids_and_bad_flags_are_refused_clearly(temporal_client
     assert both.code == 2 and "not both" in both.stderr
     profile = await cli("run", "list", "--profile", "nope", client=temporal_client)
     assert profile.code == 2 and "Profile 'nope' not found" in profile.stderr
+
+
+async def test_watch_shows_eval_scores_as_they_land(
+    temporal_client: Client, cloud_context: CloudContext, task_queue: str, tmp_path: Path
+) -> None:
+    spec = write_spec(tmp_path, evals={"cases": triage_cases()[:4]})
+    async with running_worker(temporal_client, cloud_context, task_queue):
+        watched = await cli(
+            "run", "start", str(spec), "--watch", client=temporal_client, task_queue=task_queue
+        )
+    assert watched.code == 0, watched.stderr
+    for step in (20, 40):
+        assert re.search(rf"eval of checkpoint {step}: score \d\.\d{{3}}", watched.stdout)
+    assert "completed: training completed" in watched.stdout
