@@ -47,7 +47,6 @@ def activities_for(context: CloudContext) -> list[Any]:
     return [
         jobs.create_or_adopt_job,
         jobs.read_job_status,
-        jobs.find_job,
         jobs.cancel_job,
         stream.follow_job_events,
         EvalActivities(context).evaluate_checkpoint,

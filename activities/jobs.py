@@ -72,15 +72,6 @@ class JobActivities:
             return _snapshot(await client.get_job(job_id))
 
     @activity.defn
-    async def find_job(self, marker: str) -> JobRef | None:
-        """The job an attempt created with this marker, if any (for cancels during a start)."""
-        async with self._context.client() as client:
-            for job in await client.list_jobs():
-                if job_marker(job) == marker:
-                    return JobRef(job_id=job.id, run_name=job.name, marker=marker, adopted=True)
-        return None
-
-    @activity.defn
     async def cancel_job(self, job_id: str) -> JobSnapshot:
         """Cancel the backend job and return its status once the backend shows it terminal.
 
