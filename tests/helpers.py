@@ -34,6 +34,16 @@ def make_spec(**overrides: Any) -> RunSpec:
     return parse_spec(data)
 
 
+def slow_spec(name: str, heartbeat_timeout: float) -> RunSpec:
+    """A run long enough (about 18 s on the test emulator) to lose a worker in the middle of."""
+    return make_spec(
+        name=name,
+        maxSteps=600,
+        backend={"emulator": {"scenario": "slow", "atStep": 1, "slowFactor": 3}},
+        orchestration={"metricsFlushSeconds": 0.2, "heartbeatTimeoutSeconds": heartbeat_timeout},
+    )
+
+
 def emitted_events(inspect: httpx.Client, job_id: str) -> list[dict[str, Any]]:
     response = inspect.get(f"/_emulator/jobs/{job_id}/events")
     response.raise_for_status()

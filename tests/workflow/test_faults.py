@@ -22,7 +22,7 @@ from temporalio.worker import (
 from activities.context import CloudContext
 from emulator import EmulatorServer
 from tests.conftest import worker_process
-from tests.helpers import jobs_with_marker, make_spec, wait_for_step
+from tests.helpers import jobs_with_marker, make_spec, slow_spec, wait_for_step
 from tests.workflow.replay import assert_replays
 from tests.workflow.test_training_run import assert_exactly_once, running_worker, start
 from worker import build_worker
@@ -108,12 +108,7 @@ async def test_worker_sigkill_mid_stream_then_another_worker_finishes(
     inspect: httpx.Client,
     emulator_server: EmulatorServer,
 ) -> None:
-    spec = make_spec(
-        name="sigkill",
-        maxSteps=600,
-        backend={"emulator": {"scenario": "slow", "atStep": 1, "slowFactor": 3}},
-        orchestration={"metricsFlushSeconds": 0.2, "heartbeatTimeoutSeconds": 2},
-    )
+    spec = slow_spec("sigkill", heartbeat_timeout=2)
     with worker_process(emulator_server, temporal_client, task_queue) as victim:
         handle = await start(temporal_client, spec, task_queue)
         await wait_for_step(temporal_client, handle.id, 60)

@@ -15,7 +15,7 @@ from temporalio.client import Client
 from activities.context import CloudContext
 from emulator import EmulatorServer
 from tests.conftest import ROOT, worker_env, worker_process
-from tests.helpers import make_spec, wait_for_step
+from tests.helpers import make_spec, slow_spec, wait_for_step
 from tests.workflow.test_training_run import assert_exactly_once, running_worker, start
 from workflows.models import RunStatus
 
@@ -35,12 +35,7 @@ async def test_sigterm_hands_the_stream_to_another_worker_at_once(
     emulator_server: EmulatorServer,
 ) -> None:
     # A heartbeat timeout far longer than the test: only the shutdown hand-over can be quick.
-    spec = make_spec(
-        name="sigterm",
-        maxSteps=600,
-        backend={"emulator": {"scenario": "slow", "atStep": 1, "slowFactor": 3}},
-        orchestration={"metricsFlushSeconds": 0.2, "heartbeatTimeoutSeconds": 300},
-    )
+    spec = slow_spec("sigterm", heartbeat_timeout=300)
     with worker_process(emulator_server, temporal_client, task_queue) as first:
         handle = await start(temporal_client, spec, task_queue)
         await wait_for_step(temporal_client, handle.id, 30)
