@@ -23,19 +23,19 @@ from temporalio.client import Client
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 
-from activities.context import CloudContext
-from activities.evaluation import EvalActivities
-from activities.hooks import HookActivities
-from activities.jobs import JobActivities
-from activities.notify import NotifyActivities
-from activities.reaper import ReaperActivities
-from activities.stream import StreamActivities
 from arkor_cloud import ArkorClient, ArkorError, ClientSettings, ConfigurationError
-from arkor_temporal.connection import TemporalSettings, TemporalUnavailableError
+from arkor_temporal.activities.context import CloudContext
+from arkor_temporal.activities.evaluation import EvalActivities
+from arkor_temporal.activities.hooks import HookActivities
+from arkor_temporal.activities.jobs import JobActivities
+from arkor_temporal.activities.notify import NotifyActivities
+from arkor_temporal.activities.reaper import ReaperActivities
+from arkor_temporal.activities.stream import StreamActivities
+from arkor_temporal.client.connection import TemporalSettings, TemporalUnavailableError
 from arkor_temporal.logs import configure_logging
 from arkor_temporal.process import hard_exit
-from workflows.reaper import OrphanReaper
-from workflows.training_run import TrainingRun
+from arkor_temporal.workflows.reaper import OrphanReaper
+from arkor_temporal.workflows.training_run import TrainingRun
 
 log = logging.getLogger("arkor_temporal.worker")
 

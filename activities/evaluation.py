@@ -25,10 +25,10 @@ from pydantic import BaseModel
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.context import CloudContext
-from activities.heartbeat import Heartbeater
 from arkor_cloud import ApiStatusError, ArkorClient, ArkorError, ChatRequest, is_transient
-from arkor_temporal.evals import Answer, CheckpointEval, EvalCase, EvalInput, summarize
+from arkor_temporal.activities.context import CloudContext
+from arkor_temporal.activities.heartbeat import Heartbeater
+from arkor_temporal.core.evals import Answer, CheckpointEval, EvalCase, EvalInput, summarize
 
 RETRY_DELAYS = (0.5, 1.0, 2.0)
 _RETRYABLE_STATUSES = frozenset({408, 425, 429})

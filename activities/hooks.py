@@ -17,10 +17,17 @@ from typing import Any
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.context import CloudContext
 from arkor_cloud import ArkorClient, ChatCompletion, ChatRequest
-from arkor_temporal.hooks import HOOK_FAILED, CheckpointArgs, HookArgs, HookCall, HookOutcome, Infer
-from arkor_temporal.imports import resolve_callable
+from arkor_temporal.activities.context import CloudContext
+from arkor_temporal.core.hooks import (
+    HOOK_FAILED,
+    CheckpointArgs,
+    HookArgs,
+    HookCall,
+    HookOutcome,
+    Infer,
+)
+from arkor_temporal.core.imports import resolve_callable
 
 
 def bound_infer(client: ArkorClient, adapter: dict[str, Any]) -> Infer:

@@ -15,9 +15,9 @@ from typing import Any
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.context import CloudContext
 from arkor_cloud import ApiStatusError, ArkorClient, PermanentApiError, TrainingJob
-from workflows.models import JobRef, JobSnapshot, StartJobInput
+from arkor_temporal.activities.context import CloudContext
+from arkor_temporal.core.models import JobRef, JobSnapshot, StartJobInput
 
 MARKER_KEY = "arkorTemporal"
 # Statuses for which posting the same body again cannot succeed.

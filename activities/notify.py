@@ -24,7 +24,7 @@ import httpx
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from arkor_temporal.notifications import (
+from arkor_temporal.core.notifications import (
     DeliveryRecord,
     NotificationInput,
     build_message,

@@ -13,9 +13,9 @@ from temporalio import activity
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.context import CloudContext
-from activities.jobs import job_marker
-from workflows.models import OrphanJob, OrphanScan
+from arkor_temporal.activities.context import CloudContext
+from arkor_temporal.activities.jobs import job_marker
+from arkor_temporal.core.models import OrphanJob, OrphanScan
 
 
 class ReaperActivities:

@@ -16,7 +16,7 @@ import time
 from collections.abc import Awaitable, Callable
 from types import TracebackType
 
-from workflows.models import RunEvent
+from arkor_temporal.core.models import RunEvent
 
 SendBatch = Callable[[list[RunEvent]], Awaitable[None]]
 

@@ -19,9 +19,6 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.context import CloudContext
-from activities.heartbeat import Heartbeater, restore_details
-from activities.relay import EventRelay
 from arkor_cloud import (
     CheckpointSaved,
     EventFollower,
@@ -32,7 +29,10 @@ from arkor_cloud import (
     TrainingLog,
     TrainingStarted,
 )
-from workflows.models import (
+from arkor_temporal.activities.context import CloudContext
+from arkor_temporal.activities.heartbeat import Heartbeater, restore_details
+from arkor_temporal.activities.relay import EventRelay
+from arkor_temporal.core.models import (
     TERMINAL_EVENT_TYPES,
     EventBatch,
     EventType,
@@ -41,7 +41,7 @@ from workflows.models import (
     RunEvent,
     StreamOutcome,
 )
-from workflows.stop_rules import observe
+from arkor_temporal.core.stop_rules import observe
 
 RELAY_SIGNAL = "relay_events"
 _URGENT = frozenset({EventType.STARTED.value, EventType.CHECKPOINT.value})

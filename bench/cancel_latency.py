@@ -21,9 +21,11 @@ from typing import Any
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-from activities.context import CloudContext
 from arkor_cloud import ArkorClient
-from arkor_temporal.runs import cancel_run, start_run
+from arkor_temporal.activities.context import CloudContext
+from arkor_temporal.client.runs import cancel_run, start_run
+from arkor_temporal.worker import build_worker
+from arkor_temporal.workflows.training_run import TrainingRun
 from bench.common import (
     BenchResult,
     Emulator,
@@ -34,8 +36,6 @@ from bench.common import (
     run_spec,
     task_queue,
 )
-from worker import build_worker
-from workflows.training_run import TrainingRun
 
 NAME = "cancel_latency"
 REPEATS = 8

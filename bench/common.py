@@ -32,8 +32,8 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from arkor_cloud import ClientSettings
-from arkor_temporal.spec import RunSpec, parse_spec
-from workflows import search_attributes as sa
+from arkor_temporal.core import search_attributes as sa
+from arkor_temporal.core.spec import RunSpec, parse_spec
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -299,7 +299,8 @@ class WorkerProcess:
         with log_path.open("wb") as log:
             proc = await asyncio.create_subprocess_exec(
                 sys.executable,
-                str(ROOT / "worker.py"),
+                "-m",
+                "arkor_temporal.worker",
                 "--sticky-timeout",
                 "1",
                 env=env,

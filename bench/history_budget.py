@@ -32,11 +32,11 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client
 
-from activities.context import CloudContext
-from arkor_temporal.runs import start_run
-from arkor_temporal.spec import OrchestrationSpec
+from arkor_temporal.activities.context import CloudContext
+from arkor_temporal.client.runs import start_run
+from arkor_temporal.core.spec import OrchestrationSpec
+from arkor_temporal.worker import build_worker
 from bench.common import BenchResult, Emulator, Row, Stack, emulator, run_spec, task_queue
-from worker import build_worker
 
 NAME = "history_budget"
 STEPS_PER_SECOND = 20.0

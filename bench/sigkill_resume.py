@@ -36,7 +36,8 @@ from pathlib import Path
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-from arkor_temporal.runs import RunHandle, start_run
+from arkor_temporal.client.runs import RunHandle, start_run
+from arkor_temporal.workflows.training_run import STREAM_START_TO_CLOSE, TrainingRun
 from bench.common import (
     RESULTS_DIR,
     BenchResult,
@@ -51,7 +52,6 @@ from bench.common import (
     task_queue,
     worker_env,
 )
-from workflows.training_run import STREAM_START_TO_CLOSE, TrainingRun
 
 NAME = "sigkill_resume"
 HEARTBEAT_TIMEOUTS = (2.0, 5.0)

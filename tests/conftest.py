@@ -22,10 +22,10 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from activities.context import CloudContext
 from arkor_cloud import ClientSettings, ReconnectPolicy
-from emulator import EmulatorConfig, EmulatorServer
-from workflows import search_attributes as sa
+from arkor_temporal.activities.context import CloudContext
+from arkor_temporal.core import search_attributes as sa
+from arkor_temporal.emulator import EmulatorConfig, EmulatorServer
 
 ROOT = Path(__file__).resolve().parent.parent
 STEPS_PER_SECOND = 100.0
@@ -108,7 +108,7 @@ def worker_process(
     Its sticky queue times out after 1 s, so the run moves on quickly once it is gone.
     """
     process = subprocess.Popen(
-        [sys.executable, str(ROOT / "worker.py"), "--sticky-timeout", "1"],
+        [sys.executable, "-m", "arkor_temporal.worker", "--sticky-timeout", "1"],
         env={**worker_env(emulator_server, temporal_client, task_queue), **(extra_env or {})},
         cwd=ROOT,
         stdout=subprocess.DEVNULL,

@@ -9,10 +9,10 @@ from typing import Any
 import httpx
 from temporalio.client import Client, WorkflowExecutionStatus
 
-from arkor_temporal.spec import RunSpec, parse_spec
-from workflows.models import EventLedger, EventType, StatusView
-from workflows.progress import chain_digest
-from workflows.training_run import TrainingRun
+from arkor_temporal.core.models import EventLedger, EventType, StatusView
+from arkor_temporal.core.progress import chain_digest
+from arkor_temporal.core.spec import RunSpec, parse_spec
+from arkor_temporal.workflows.training_run import TrainingRun
 
 APPLIED_TYPES = {t.value for t in EventType}
 

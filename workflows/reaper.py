@@ -13,10 +13,10 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from activities.jobs import JobActivities
-    from activities.reaper import ReaperActivities
-    from workflows.models import ReaperInput, ReaperReport
-    from workflows.training_run import CANCEL_RETRY
+    from arkor_temporal.activities.jobs import JobActivities
+    from arkor_temporal.activities.reaper import ReaperActivities
+    from arkor_temporal.core.models import ReaperInput, ReaperReport
+    from arkor_temporal.workflows.training_run import CANCEL_RETRY
 
 
 @workflow.defn(name="OrphanReaper")

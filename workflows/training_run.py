@@ -35,18 +35,19 @@ from temporalio.common import RetryPolicy, SearchAttributeKey, SearchAttributeUp
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.evaluation import EvalActivities
-    from activities.hooks import HookActivities
-    from activities.jobs import JobActivities
-    from activities.notify import NotifyActivities
-    from activities.stream import RELAY_SIGNAL, StreamActivities
-    from arkor_temporal.evals import (
+    from arkor_temporal.activities.evaluation import EvalActivities
+    from arkor_temporal.activities.hooks import HookActivities
+    from arkor_temporal.activities.jobs import JobActivities
+    from arkor_temporal.activities.notify import NotifyActivities
+    from arkor_temporal.activities.stream import RELAY_SIGNAL, StreamActivities
+    from arkor_temporal.core import search_attributes as sa
+    from arkor_temporal.core.evals import (
         CheckpointEval,
         EvalInput,
         best_checkpoint,
         eval_table_markdown,
     )
-    from arkor_temporal.hooks import (
+    from arkor_temporal.core.hooks import (
         CancelledArgs,
         CheckpointArgs,
         CompletedArgs,
@@ -57,16 +58,7 @@ with workflow.unsafe.imports_passed_through():
         LogEntry,
         StartedArgs,
     )
-    from arkor_temporal.naming import is_template, render_run_name
-    from arkor_temporal.notifications import (
-        DeliveryRecord,
-        NotificationContext,
-        NotificationInput,
-        NotifyEvent,
-        plan_notifications,
-    )
-    from workflows import search_attributes as sa
-    from workflows.models import (
+    from arkor_temporal.core.models import (
         CancelAck,
         CancelRequest,
         CarriedState,
@@ -89,8 +81,16 @@ with workflow.unsafe.imports_passed_through():
         StopKind,
         StreamOutcome,
     )
-    from workflows.progress import apply_event
-    from workflows.stop_rules import observe, observe_evals
+    from arkor_temporal.core.naming import is_template, render_run_name
+    from arkor_temporal.core.notifications import (
+        DeliveryRecord,
+        NotificationContext,
+        NotificationInput,
+        NotifyEvent,
+        plan_notifications,
+    )
+    from arkor_temporal.core.progress import apply_event
+    from arkor_temporal.core.stop_rules import observe, observe_evals
 
 START_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=20)

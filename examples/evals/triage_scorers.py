@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 
-from arkor_temporal.evals import CustomExpectation, EvalCase, ScoreResult
+from arkor_temporal.core.evals import CustomExpectation, EvalCase, ScoreResult
 
 _ANSWER = re.compile(r"Category:\s*(\w+)\.\s*Priority:\s*(\w+)", re.IGNORECASE)
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 
-from arkor_temporal.hooks import (
+from arkor_temporal.core.hooks import (
     CancelledArgs,
     CheckpointArgs,
     CompletedArgs,

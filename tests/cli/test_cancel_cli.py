@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 from temporalio.client import Client
 
-from activities.context import CloudContext
+from arkor_temporal.activities.context import CloudContext
 from tests.cli.helpers import cli, poll, write_spec
 from tests.workflow.test_training_run import running_worker
 

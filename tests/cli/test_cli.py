@@ -12,7 +12,7 @@ from google.protobuf.duration_pb2 import Duration
 from temporalio.api.workflowservice.v1 import RegisterNamespaceRequest
 from temporalio.client import Client
 
-from activities.context import CloudContext
+from arkor_temporal.activities.context import CloudContext
 from tests.cli.helpers import cli, write_spec
 from tests.helpers import wait_for_step
 from tests.workflow.test_training_run import running_worker

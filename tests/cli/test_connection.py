@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from arkor_temporal.connection import ConnectionSettingsError, TemporalSettings
+from arkor_temporal.client.connection import ConnectionSettingsError, TemporalSettings
 
 PROFILE = """
 [profile.cloud]

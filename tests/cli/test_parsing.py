@@ -6,10 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from arkor_temporal.durations import parse_duration, parse_instant, parse_since
-from arkor_temporal.naming import render_run_name, slug
-from arkor_temporal.runs import RunFilter
-from arkor_temporal.schedules import ScheduleError, Timing, validate_cron
+from arkor_temporal.client.runs import RunFilter
+from arkor_temporal.client.schedules import ScheduleError, Timing, validate_cron
+from arkor_temporal.core.durations import parse_duration, parse_instant, parse_since
+from arkor_temporal.core.naming import render_run_name, slug
 
 NOW = datetime(2026, 11, 29, 2, 0, 5, tzinfo=UTC)
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from temporalio.client import Client
 
-from activities.context import CloudContext
+from arkor_temporal.activities.context import CloudContext
 from tests.cli.helpers import Completed, cli, poll, spec_name, write_spec
 from tests.evals.support import triage_cases
 from tests.workflow.test_training_run import running_worker

@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 from temporalio.client import Client
 
-from activities.context import CloudContext
-from arkor_temporal.runs import get_run, wait_for_result
+from arkor_temporal.activities.context import CloudContext
+from arkor_temporal.client.runs import get_run, wait_for_result
+from arkor_temporal.core.models import RunStatus
+from arkor_temporal.core.search_attributes import RUN_NAME
 from tests.cli.helpers import Completed, cli, poll, write_spec
 from tests.workflow.test_training_run import running_worker
-from workflows.models import RunStatus
-from workflows.search_attributes import RUN_NAME
 
 
 def schedule_name() -> str:

@@ -8,7 +8,7 @@ import pytest
 from pydantic import SecretStr
 
 from arkor_cloud import ClientSettings
-from emulator import EmulatorConfig, EmulatorServer
+from arkor_temporal.emulator import EmulatorConfig, EmulatorServer
 
 
 @pytest.fixture(scope="module")

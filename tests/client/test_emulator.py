@@ -29,7 +29,7 @@ from arkor_cloud import (
     UnsupportedClientError,
     bootstrap_anonymous,
 )
-from emulator import EmulatorServer
+from arkor_temporal.emulator import EmulatorServer
 
 MODEL = "unsloth/gemma-4-E4B-it"
 FAST = ReconnectPolicy(base_delay=0.02, max_delay=0.2, max_attempts=20, idle_timeout=2.0)

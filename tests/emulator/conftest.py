@@ -5,7 +5,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from emulator import EmulatorServer
+from arkor_temporal.emulator import EmulatorServer
 from tests.emulator.support import api, fast_config
 
 

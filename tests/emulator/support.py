@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from emulator import EmulatorConfig
+from arkor_temporal.emulator import EmulatorConfig
 
 CLIENT = "arkor/0.0.3-alpha.1"
 TOKEN = "emu-token"

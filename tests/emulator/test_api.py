@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from emulator import EmulatorConfig, EmulatorServer
-from emulator.__main__ import parse_args
+from arkor_temporal.emulator import EmulatorConfig, EmulatorServer
+from arkor_temporal.emulator.__main__ import parse_args
 from tests.emulator.support import CLIENT, MODEL, api, create_job, job_config
 
 

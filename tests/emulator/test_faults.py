@@ -8,8 +8,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from emulator import EmulatorServer
-from emulator.faults import Faults
+from arkor_temporal.emulator import EmulatorServer
+from arkor_temporal.emulator.faults import Faults
 from tests.emulator.support import (
     api,
     create_job,

@@ -10,8 +10,8 @@ import httpx
 import jsonschema
 import pytest
 
-from emulator import EmulatorServer
-from emulator.triage import load_dataset
+from arkor_temporal.emulator import EmulatorServer
+from arkor_temporal.emulator.triage import load_dataset
 from tests.emulator.support import MODEL, api, create_job, parse_sse, read_stream
 
 TICKET = load_dataset().examples[0]

@@ -9,7 +9,7 @@ import time
 import httpx
 import pytest
 
-from emulator import EmulatorServer
+from arkor_temporal.emulator import EmulatorServer
 from tests.emulator.support import (
     ISO_MS,
     api,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from arkor_temporal.evals import EvalCase, ScoreResult
+from arkor_temporal.core.evals import EvalCase, ScoreResult
 
 
 def mentions_refund(content: str, case: EvalCase) -> bool:

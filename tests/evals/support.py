@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 
 from arkor_cloud import ArkorClient, ClientSettings
-from emulator.triage import load_dataset
+from arkor_temporal.emulator.triage import load_dataset
 
 MODEL = "unsloth/gemma-4-E4B-it"
 TRIAGE = load_dataset()

@@ -10,10 +10,10 @@ import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.context import CloudContext
-from activities.evaluation import EvalActivities
 from arkor_cloud import ClientSettings
-from arkor_temporal.evals import EvalInput, EvalSuiteSpec
+from arkor_temporal.activities.context import CloudContext
+from arkor_temporal.activities.evaluation import EvalActivities
+from arkor_temporal.core.evals import EvalInput, EvalSuiteSpec
 from tests.evals.support import (
     FAST_RETRIES,
     MODEL,

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from temporalio import workflow
 from temporalio.contrib.pydantic import pydantic_data_converter
 
-from arkor_temporal.evals import (
+from arkor_temporal.core.evals import (
     Answer,
     CaseResult,
     CheckpointEval,

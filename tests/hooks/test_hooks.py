@@ -14,10 +14,10 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ActivityError, ApplicationError, RetryState
 from temporalio.testing import ActivityEnvironment
 
-from activities.context import CloudContext
-from activities.hooks import HookActivities
 from arkor_cloud import ClientSettings
-from arkor_temporal.hooks import (
+from arkor_temporal.activities.context import CloudContext
+from arkor_temporal.activities.hooks import HookActivities
+from arkor_temporal.core.hooks import (
     CancelledArgs,
     CheckpointArgs,
     CompletedArgs,

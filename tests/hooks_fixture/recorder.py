@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from arkor_temporal.hooks import (
+from arkor_temporal.core.hooks import (
     CancelledArgs,
     CheckpointArgs,
     CompletedArgs,

@@ -15,8 +15,8 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ActivityError, ApplicationError, RetryState
 from temporalio.testing import ActivityEnvironment
 
-from activities.notify import NotifyActivities, redact
-from arkor_temporal.notifications import (
+from arkor_temporal.activities.notify import NotifyActivities, redact
+from arkor_temporal.core.notifications import (
     DeliveryRecord,
     NotificationContext,
     NotificationInput,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from arkor_temporal.spec import RunSpec, SpecError, apply_overrides, load_spec, parse_spec
+from arkor_temporal.core.spec import RunSpec, SpecError, apply_overrides, load_spec, parse_spec
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 BASE = {

@@ -15,7 +15,7 @@ from temporalio.client import WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
-from workflows.training_run import TrainingRun
+from arkor_temporal.workflows.training_run import TrainingRun
 
 HISTORIES = Path(__file__).resolve().parent.parent / "histories"
 

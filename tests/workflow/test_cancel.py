@@ -21,15 +21,15 @@ from temporalio.client import (
 )
 from temporalio.exceptions import CancelledError
 
-from activities.context import CloudContext
-from arkor_temporal.runs import cancel_run, wait_for_result
-from emulator import EmulatorServer
+from arkor_temporal.activities.context import CloudContext
+from arkor_temporal.client.runs import cancel_run, wait_for_result
+from arkor_temporal.core.models import CancelRequest, RunStatus, StopKind
+from arkor_temporal.emulator import EmulatorServer
+from arkor_temporal.workflows.training_run import TrainingRun
 from tests.conftest import worker_process
 from tests.helpers import make_spec, wait_for_status, wait_for_step
 from tests.workflow.replay import assert_replays
 from tests.workflow.test_training_run import running_worker, start
-from workflows.models import CancelRequest, RunStatus, StopKind
-from workflows.training_run import TrainingRun
 
 LONG = 3000  # steps: ~30 s at the test emulator's speed; every test ends it early
 

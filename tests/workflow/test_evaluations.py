@@ -14,9 +14,11 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.client import Client, WorkflowFailureError
 
-from activities.context import CloudContext
-from arkor_temporal.runs import wait_for_result
-from emulator import EmulatorServer
+from arkor_temporal.activities.context import CloudContext
+from arkor_temporal.client.runs import wait_for_result
+from arkor_temporal.core import search_attributes as sa
+from arkor_temporal.core.models import RunStatus, StopKind
+from arkor_temporal.emulator import EmulatorServer
 from tests.conftest import worker_process
 from tests.evals.support import structured_cases, triage_cases
 from tests.helpers import make_spec, wait_for_status
@@ -25,8 +27,6 @@ from tests.notify.receiver import WebhookReceiver
 from tests.workflow.replay import assert_replays
 from tests.workflow.test_cancel import assert_backend_cancelled
 from tests.workflow.test_training_run import assert_exactly_once, running_worker, start
-from workflows import search_attributes as sa
-from workflows.models import RunStatus, StopKind
 
 HOOKS = "tests.hooks_fixture.recorder"
 SECRET_PATH = "/hooks/T000-secret-B000"

@@ -19,14 +19,14 @@ from temporalio.worker import (
     Interceptor,
 )
 
-from activities.context import CloudContext
-from emulator import EmulatorServer
+from arkor_temporal.activities.context import CloudContext
+from arkor_temporal.core.models import RunStatus
+from arkor_temporal.emulator import EmulatorServer
+from arkor_temporal.worker import build_worker
 from tests.conftest import worker_process
 from tests.helpers import jobs_with_marker, make_spec, slow_spec, wait_for_step
 from tests.workflow.replay import assert_replays
 from tests.workflow.test_training_run import assert_exactly_once, running_worker, start
-from worker import build_worker
-from workflows.models import RunStatus
 
 
 def faulty(faults: dict[str, Any], **spec: Any) -> Any:

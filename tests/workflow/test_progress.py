@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from workflows.models import EventLedger, RunEvent, RunProgressState
-from workflows.progress import apply_event, chain_digest
+from arkor_temporal.core.models import EventLedger, RunEvent, RunProgressState
+from arkor_temporal.core.progress import apply_event, chain_digest
 
 
 def stream(steps: int, save_every: int) -> list[RunEvent]:

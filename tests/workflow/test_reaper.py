@@ -8,13 +8,13 @@ from datetime import timedelta
 import httpx
 from temporalio.client import Client
 
-from activities.context import CloudContext
-from arkor_temporal.reaper import REAPER_SCHEDULE_ID, install_reaper, reap_now
+from arkor_temporal.activities.context import CloudContext
+from arkor_temporal.client.reaper import REAPER_SCHEDULE_ID, install_reaper, reap_now
+from arkor_temporal.core.models import ReaperReport
+from arkor_temporal.workflows.reaper import OrphanReaper
 from tests.helpers import make_spec, wait_for_step
 from tests.workflow.test_cancel import assert_backend_cancelled, backend_job
 from tests.workflow.test_training_run import running_worker, start
-from workflows.models import ReaperReport
-from workflows.reaper import OrphanReaper
 
 
 async def test_reaper_cancels_the_job_of_a_terminated_run_and_spares_live_ones(

@@ -7,9 +7,9 @@ import math
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from arkor_temporal.spec import StopRulesSpec
-from workflows.models import RuleState, RunEvent
-from workflows.stop_rules import observe
+from arkor_temporal.core.models import RuleState, RunEvent
+from arkor_temporal.core.spec import StopRulesSpec
+from arkor_temporal.core.stop_rules import observe
 
 
 def log(step: int, loss: float | None = None, eval_loss: float | None = None) -> RunEvent:

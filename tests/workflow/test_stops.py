@@ -9,13 +9,13 @@ from typing import Any
 import httpx
 from temporalio.client import Client
 
-from activities.context import CloudContext
-from arkor_temporal.runs import cancel_run
+from arkor_temporal.activities.context import CloudContext
+from arkor_temporal.client.runs import cancel_run
+from arkor_temporal.core.models import RunStatus, StopKind
 from tests.helpers import emitted_events, make_spec, wait_for_step
 from tests.workflow.replay import assert_replays
 from tests.workflow.test_cancel import assert_backend_cancelled
 from tests.workflow.test_training_run import running_worker, start
-from workflows.models import RunStatus, StopKind
 
 
 def first_log(inspect: httpx.Client, job_id: str, holds: Any) -> dict[str, Any]:

@@ -13,14 +13,14 @@ from temporalio.client import Client, WorkflowFailureError
 from temporalio.exceptions import ApplicationError
 from temporalio.worker import Worker
 
-from activities.context import CloudContext
-from arkor_temporal.runs import RunHandle, start_run, wait_for_result
-from arkor_temporal.spec import RunSpec
+from arkor_temporal.activities.context import CloudContext
+from arkor_temporal.client.runs import RunHandle, start_run, wait_for_result
+from arkor_temporal.core import search_attributes as sa
+from arkor_temporal.core.models import RunResult, RunStatus
+from arkor_temporal.core.spec import RunSpec
+from arkor_temporal.worker import build_worker
 from tests.helpers import expected_ledger, jobs_with_marker, make_spec
 from tests.workflow.replay import assert_replays
-from worker import build_worker
-from workflows import search_attributes as sa
-from workflows.models import RunResult, RunStatus
 
 
 @asynccontextmanager

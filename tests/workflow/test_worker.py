@@ -12,12 +12,12 @@ import httpx
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
-from activities.context import CloudContext
-from emulator import EmulatorServer
+from arkor_temporal.activities.context import CloudContext
+from arkor_temporal.core.models import RunStatus
+from arkor_temporal.emulator import EmulatorServer
 from tests.conftest import ROOT, worker_env, worker_process
 from tests.helpers import make_spec, slow_spec, wait_for_step
 from tests.workflow.test_training_run import assert_exactly_once, running_worker, start
-from workflows.models import RunStatus
 
 
 def free_port() -> int:
@@ -75,7 +75,7 @@ def test_worker_without_the_arkor_api_says_what_to_start(
     env = worker_env(emulator_server, temporal_client, task_queue)
     env["ARKOR_TEMPORAL_API_URL"] = "http://127.0.0.1:1"
     done = subprocess.run(
-        [sys.executable, str(ROOT / "worker.py")],
+        [sys.executable, "-m", "arkor_temporal.worker"],
         env=env,
         cwd=ROOT,
         capture_output=True,

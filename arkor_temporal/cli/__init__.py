@@ -1,0 +1,1 @@
+"""The ``arkor-temporal`` command: commands and terminal views."""

@@ -1,0 +1,386 @@
+"""Python API for training runs: start, find, inspect, follow, list, cancel, wait.
+
+Usable from a web handler, a cron job or CI without the CLI::
+
+    client = await TemporalSettings.resolve().connect()
+    handle = await start_run(client, load_spec(Path("run.yaml")), task_queue="arkor-training")
+    async for snapshot in follow_run(handle):
+        print(snapshot.status.step if snapshot.status else "waiting for a worker")
+    result = await wait_for_result(handle)
+    sys.exit(exit_code(result))  # a failed or cancelled run fails the CI job
+
+Every function takes a connected :class:`temporalio.client.Client` or a
+:data:`RunHandle` (from :func:`start_run` or :func:`get_run`); nothing here
+prints or exits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel
+from temporalio.api.sdk.v1 import WorkflowMetadata
+from temporalio.client import (
+    Client,
+    WorkflowExecution,
+    WorkflowExecutionStatus,
+    WorkflowFailureError,
+    WorkflowHandle,
+)
+from temporalio.common import SearchAttributePair, TypedSearchAttributes
+from temporalio.exceptions import (
+    ApplicationError,
+    CancelledError,
+    TerminatedError,
+    TimeoutError,
+)
+from temporalio.service import RPCError, RPCStatusCode
+
+from arkor_temporal.core import search_attributes as sa
+from arkor_temporal.core.models import (
+    CancelAck,
+    CancelRequest,
+    EventLedger,
+    MetricPoint,
+    MetricsSummary,
+    Phase,
+    RunInput,
+    RunResult,
+    RunStatus,
+    StatusView,
+)
+from arkor_temporal.core.naming import slug
+from arkor_temporal.core.spec import RunSpec
+from arkor_temporal.workflows.training_run import TrainingRun
+
+RunHandle = WorkflowHandle[TrainingRun, RunResult]
+WORKFLOW_TYPE = "TrainingRun"
+# A query needs a live worker; without one the server holds it until this deadline.
+QUERY_TIMEOUT = timedelta(seconds=5)
+
+
+class RunNotFoundError(LookupError):
+    """No training run with that workflow id in the namespace."""
+
+    def __init__(self, workflow_id: str) -> None:
+        super().__init__(
+            f"no run with workflow id {workflow_id!r}; `arkor-temporal run list` shows the runs"
+        )
+        self.workflow_id = workflow_id
+
+
+# -- starting -------------------------------------------------------------------
+
+
+def default_workflow_id(spec: RunSpec, now: datetime | None = None) -> str:
+    """Readable and unique enough: ``train-<run name>-<UTC timestamp>``."""
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%S%f")[:-3]
+    return f"train-{slug(spec.name) or 'run'}-{stamp}"
+
+
+def run_summary(spec: RunSpec) -> str:
+    """One line for the Web UI's list view (at most 200 bytes)."""
+    steps = f", {spec.max_steps} steps" if spec.max_steps else ""
+    return f"Fine-tune {spec.name} on {spec.model}{steps}"[:200]
+
+
+def run_details(spec: RunSpec) -> str:
+    """Markdown for the Web UI's detail page: the spec without anything secret."""
+    rows = [f"| {key} | `{value}` |" for key, value in spec.job_config().items()]
+    return "\n".join(["### Run spec", "", "| field | value |", "|---|---|", *rows])
+
+
+def start_attributes(spec: RunSpec) -> TypedSearchAttributes:
+    """Search attributes a run carries from its first moment (the workflow adds the rest)."""
+    return TypedSearchAttributes(
+        [
+            SearchAttributePair(sa.RUN_NAME, spec.name),
+            SearchAttributePair(sa.MODEL, spec.model),
+            SearchAttributePair(sa.PHASE, Phase.SUBMITTING.value),
+        ]
+    )
+
+
+async def start_run(
+    client: Client, spec: RunSpec, *, task_queue: str, workflow_id: str | None = None
+) -> RunHandle:
+    return await client.start_workflow(
+        TrainingRun.run,
+        RunInput(spec=spec),
+        id=workflow_id or default_workflow_id(spec),
+        task_queue=task_queue,
+        search_attributes=start_attributes(spec),
+        static_summary=run_summary(spec),
+        static_details=run_details(spec),
+    )
+
+
+def get_run(client: Client, workflow_id: str) -> RunHandle:
+    """A handle on an existing run (no call is made until it is used)."""
+    return client.get_workflow_handle_for(TrainingRun.run, workflow_id)
+
+
+# -- inspecting -----------------------------------------------------------------
+
+
+class RunRow(BaseModel):
+    """One run as Temporal's visibility store knows it (search attributes included)."""
+
+    workflow_id: str
+    run_id: str | None
+    execution_status: str
+    start_time: datetime
+    close_time: datetime | None
+    run_name: str | None
+    model: str | None
+    phase: str | None
+    job_id: str | None
+    checkpoint_step: int | None
+    best_eval: float | None
+
+    @classmethod
+    def of(cls, execution: WorkflowExecution) -> RunRow:
+        attributes = execution.typed_search_attributes
+        return cls(
+            workflow_id=execution.id,
+            run_id=execution.run_id,
+            execution_status=execution.status.name if execution.status else "UNKNOWN",
+            start_time=execution.start_time,
+            close_time=execution.close_time,
+            run_name=attributes.get(sa.RUN_NAME),
+            model=attributes.get(sa.MODEL),
+            phase=attributes.get(sa.PHASE),
+            job_id=attributes.get(sa.JOB_ID),
+            checkpoint_step=attributes.get(sa.STEP),
+            best_eval=attributes.get(sa.BEST_EVAL),
+        )
+
+    @property
+    def running(self) -> bool:
+        return self.execution_status == WorkflowExecutionStatus.RUNNING.name
+
+
+class RunInfo(BaseModel):
+    """Everything ``run status`` shows: the row, the static summary, live state or result."""
+
+    run: RunRow
+    summary: str | None
+    details: str | None
+    status: StatusView | None
+    result: RunResult | None
+
+
+async def describe_run(handle: RunHandle) -> RunInfo:
+    """The run's state: live (queries) while it runs, its result once it has ended."""
+    try:
+        description = await handle.describe()
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            raise RunNotFoundError(handle.id) from None
+        raise
+    if description.workflow_type != WORKFLOW_TYPE:
+        raise RunNotFoundError(handle.id)
+    row = RunRow.of(description)
+    running = row.running
+    return RunInfo(
+        run=row,
+        summary=await description.static_summary(),
+        details=await live_details(handle) if running else None,
+        status=await query_status(handle) if running else None,
+        result=None if running else await wait_for_result(handle),
+    )
+
+
+async def _query(handle: RunHandle, query: Any, result_type: type | None = None) -> Any:
+    """A query's answer, or None when no worker can answer in time."""
+    try:
+        return await handle.query(query, result_type=result_type, rpc_timeout=QUERY_TIMEOUT)
+    except RPCError as exc:
+        if exc.status in (
+            RPCStatusCode.NOT_FOUND,
+            RPCStatusCode.FAILED_PRECONDITION,
+            RPCStatusCode.DEADLINE_EXCEEDED,
+            RPCStatusCode.CANCELLED,
+        ):
+            return None
+        raise
+
+
+async def query_status(handle: RunHandle) -> StatusView | None:
+    """Live status, or None when no worker can answer."""
+    status: StatusView | None = await _query(handle, TrainingRun.status)
+    return status
+
+
+async def query_metrics(handle: RunHandle) -> list[MetricPoint]:
+    """The downsampled metrics series (empty when no worker can answer)."""
+    series: list[MetricPoint] | None = await _query(handle, TrainingRun.metrics)
+    return series or []
+
+
+async def live_details(handle: RunHandle) -> str | None:
+    """The markdown the Web UI shows as the run's current details."""
+    metadata: WorkflowMetadata | None = await _query(
+        handle, "__temporal_workflow_metadata", WorkflowMetadata
+    )
+    return metadata.current_details or None if metadata else None
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One observation of a running run, for live views."""
+
+    status: StatusView | None
+    series: list[MetricPoint]
+
+
+async def follow_run(handle: RunHandle, *, poll_seconds: float = 0.5) -> AsyncIterator[Snapshot]:
+    """Yield the run's live state every ``poll_seconds`` until it closes."""
+    while True:
+        description = await handle.describe()
+        if description.status != WorkflowExecutionStatus.RUNNING:
+            return
+        yield Snapshot(await query_status(handle), await query_metrics(handle))
+        await asyncio.sleep(poll_seconds)
+
+
+# -- listing --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunFilter:
+    """What ``run list`` filters on; each set field narrows the list (AND)."""
+
+    phase: str | None = None
+    model: str | None = None
+    name: str | None = None  # exact, or a prefix ending in ``*``
+    since: datetime | None = None
+    running: bool | None = None
+    extra: str | None = None  # a raw List Filter, ANDed
+
+    def query(self) -> str:
+        clauses = [f"WorkflowType = {_quote(WORKFLOW_TYPE)}"]
+        if self.phase:
+            clauses.append(f"{sa.PHASE.name} = {_quote(self.phase)}")
+        if self.model:
+            clauses.append(f"{sa.MODEL.name} = {_quote(self.model)}")
+        if self.name and self.name.endswith("*"):
+            clauses.append(f"{sa.RUN_NAME.name} STARTS_WITH {_quote(self.name[:-1])}")
+        elif self.name:
+            clauses.append(f"{sa.RUN_NAME.name} = {_quote(self.name)}")
+        if self.since:
+            since = self.since.astimezone(UTC).isoformat().replace("+00:00", "Z")
+            clauses.append(f"StartTime >= {_quote(since)}")
+        if self.running is not None:
+            clauses.append(f"ExecutionStatus {'=' if self.running else '!='} 'Running'")
+        if self.extra:
+            clauses.append(f"({self.extra})")
+        return " AND ".join(clauses)
+
+
+def _quote(value: str) -> str:
+    escaped = value.replace("\\", "\\\\").replace("'", "\\'")
+    return f"'{escaped}'"
+
+
+async def list_runs(client: Client, run_filter: RunFilter, *, limit: int = 50) -> list[RunRow]:
+    """Runs matching the filter, newest first (visibility is eventually consistent)."""
+    return [
+        RunRow.of(execution)
+        async for execution in client.list_workflows(run_filter.query(), limit=limit)
+    ]
+
+
+# -- ending ---------------------------------------------------------------------
+
+
+async def wait_for_result(handle: RunHandle) -> RunResult:
+    """The run's result, also for runs that failed, were cancelled or terminated."""
+    try:
+        return await handle.result()
+    except WorkflowFailureError as exc:
+        result = _result_of_failure(exc.cause)
+        if result is None:
+            raise
+        return result
+
+
+def _result_of_failure(cause: BaseException | None) -> RunResult | None:
+    if isinstance(cause, ApplicationError) and cause.details:
+        return RunResult.model_validate(cause.details[0])
+    outcome = {
+        CancelledError: (RunStatus.CANCELLED, "workflow cancelled"),
+        TerminatedError: (RunStatus.CANCELLED, "workflow terminated"),
+        TimeoutError: (RunStatus.FAILED, "workflow timed out"),
+    }.get(type(cause))
+    if outcome is None:
+        return None
+    status, what = outcome
+    return RunResult(
+        status=status,
+        reason=f"{what}: {cause}" if str(cause) else what,
+        run_name="",
+        job_id=None,
+        metrics=MetricsSummary(),
+        series=[],
+        checkpoints=[],
+        ledger=EventLedger(),
+    )
+
+
+def exit_code(result: RunResult) -> int:
+    """For CI: 0 only for a completed run; 1 failed; 3 cancelled or stopped."""
+    return {RunStatus.COMPLETED: 0, RunStatus.FAILED: 1}.get(result.status, 3)
+
+
+CANCEL_DELIVERY_ATTEMPTS = 5
+
+
+async def cancel_run(
+    handle: RunHandle,
+    reason: str,
+    requested_by: str,
+    *,
+    use_signal: bool = False,
+) -> CancelAck | None:
+    """Cancel a run through the ``cancel`` update (answers once the backend accepted).
+
+    With ``use_signal`` the ``request_cancel`` signal is sent instead, for tools that
+    can only signal; it returns None at once, without an acknowledgement. A run that
+    has already ended answers ``already_finished``; an unknown id raises
+    :class:`RunNotFoundError`; a refused request raises ``WorkflowUpdateFailedError``.
+    """
+    request = CancelRequest(reason=reason, requested_by=requested_by)
+    for attempt in range(CANCEL_DELIVERY_ATTEMPTS):
+        try:
+            if use_signal:
+                await handle.signal(TrainingRun.request_cancel, request)
+                return None
+            # By name: the SDK's typing of an async update with a validator does not match.
+            ack: CancelAck = await handle.execute_update("cancel", request, result_type=CancelAck)
+            return ack
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:
+                break  # the run has closed
+            # The update reached the workflow task that closed the run (the server then
+            # fails that task to deliver it): ask again; the run is open or closed by then.
+            if (
+                exc.status != RPCStatusCode.FAILED_PRECONDITION
+                or attempt == CANCEL_DELIVERY_ATTEMPTS - 1
+            ):
+                raise
+            await asyncio.sleep(0.1 * (attempt + 1))
+    result = (await describe_run(handle)).result  # raises RunNotFoundError for an unknown id
+    if result is None:  # closed between the two calls: its end is not recorded yet
+        result = await wait_for_result(handle)
+    return CancelAck(
+        outcome="already_finished",
+        run_status=result.status.value,
+        job_id=result.job_id,
+        backend_status=None,
+        reason=result.reason,
+    )

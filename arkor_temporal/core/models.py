@@ -1,0 +1,312 @@
+"""Typed inputs, outputs and messages of the training-run workflow.
+
+These travel through Temporal payloads (pydantic data converter), so they hold
+no secrets and stay small: an event is reduced to what the workflow decides on.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from arkor_temporal.core.evals import CheckpointEval
+from arkor_temporal.core.hooks import HookOutcome
+from arkor_temporal.core.notifications import DeliveryRecord
+from arkor_temporal.core.spec import RunSpec, StopRulesSpec
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(frozen=False, extra="forbid")
+
+
+class EventType(StrEnum):
+    STARTED = "training.started"
+    LOG = "training.log"
+    CHECKPOINT = "checkpoint.saved"
+    COMPLETED = "training.completed"
+    FAILED = "training.failed"
+
+
+TERMINAL_EVENT_TYPES = frozenset({EventType.COMPLETED.value, EventType.FAILED.value})
+
+
+class RunEvent(Model):
+    """One backend event, reduced to the fields the workflow uses."""
+
+    event_id: str | None
+    type: str
+    timestamp: str | None = None
+    step: int | None = None
+    loss: float | None = None
+    eval_loss: float | None = None
+    learning_rate: float | None = None
+    epoch: float | None = None
+    samples_per_second: float | None = None
+    non_finite_loss: bool = False
+    artifacts: list[Any] | None = None
+    error: str | None = None
+
+
+class EventBatch(Model):
+    """Events relayed by the stream activity, in stream order."""
+
+    events: list[RunEvent]
+    sender: str = Field(description="activity attempt that read them, for diagnostics")
+
+
+class JobRef(Model):
+    job_id: str
+    run_name: str
+    marker: str
+    adopted: bool = Field(description="true when a retried start found the job already created")
+
+
+class JobSnapshot(Model):
+    job_id: str
+    status: str
+    error: str | None = None
+
+
+class StartJobInput(Model):
+    spec: RunSpec
+    marker: str
+
+
+class FollowInput(Model):
+    job_id: str
+    workflow_id: str
+    run_id: str
+    resume_after: str | None = Field(description="last event id the workflow applied")
+    flush_seconds: float
+    stop_rules: StopRulesSpec | None = Field(
+        default=None, description="relayed at once when one holds, so a stop is not delayed"
+    )
+
+
+class StreamOutcome(Model):
+    """What the stream activity returns when the job's stream is over."""
+
+    tail: list[RunEvent] = Field(description="events read after the last relayed batch")
+    final_status: str | None = Field(
+        default=None, description="job status confirmed by GET /v1/jobs/:id, when it was asked"
+    )
+    final_error: str | None = None
+
+
+class Phase(StrEnum):
+    SUBMITTING = "submitting"
+    QUEUED = "queued"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    STOPPED = "stopped"
+
+
+class MetricPoint(Model):
+    step: int
+    loss: float | None = None
+    eval_loss: float | None = None
+    learning_rate: float | None = None
+
+
+class CheckpointInfo(Model):
+    step: int
+    event_id: str | None
+    artifacts: list[Any] = Field(default_factory=list)
+
+
+class EventLedger(Model):
+    """Proof of exactly-once: a count and a hash chain over applied event ids."""
+
+    count: int = 0
+    digest: str = ""
+    by_type: dict[str, int] = Field(default_factory=dict)
+    duplicates_dropped: int = 0
+
+
+class MetricsSummary(Model):
+    steps: int = 0
+    last_loss: float | None = None
+    min_loss: float | None = None
+    last_eval_loss: float | None = None
+    min_eval_loss: float | None = None
+    last_learning_rate: float | None = None
+    last_epoch: float | None = None
+    non_finite_losses: int = 0
+
+
+class RunStatus(StrEnum):
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    STOPPED = "stopped"
+
+
+class RuleState(Model):
+    """What the stop rules remember between log events."""
+
+    window: list[float] = Field(default_factory=list)
+    best: float | None = None
+    since_best: int = 0
+
+
+class StopKind(StrEnum):
+    OPS_CANCEL = "ops-cancel"
+    WORKFLOW_CANCEL = "workflow-cancel"
+    STOP_RULE = "stop-rule"
+    DEADLINE = "deadline"
+    CRITICAL_HOOK = "critical-hook"
+
+
+class StopDecision(Model):
+    """Why the run is being ended early; the first decision wins."""
+
+    kind: StopKind
+    reason: str
+    requested_by: str
+    rule: str | None = None
+    step: int | None = None
+    values: dict[str, float | None] = Field(default_factory=dict)
+
+    @property
+    def run_status(self) -> RunStatus:
+        if self.kind in (StopKind.OPS_CANCEL, StopKind.WORKFLOW_CANCEL):
+            return RunStatus.CANCELLED
+        if self.kind is StopKind.CRITICAL_HOOK:
+            return RunStatus.FAILED
+        return RunStatus.STOPPED
+
+
+class RunProgressState(Model):
+    """Everything the workflow knows about the job; carried across continue-as-new."""
+
+    phase: Phase = Phase.SUBMITTING
+    cursor: str | None = None
+    started_at: str | None = None
+    last_log_step: int = 0
+    last_checkpoint_step: int = 0
+    terminal_event: RunEvent | None = None
+    checkpoints: list[CheckpointInfo] = Field(default_factory=list)
+    summary: MetricsSummary = Field(default_factory=MetricsSummary)
+    series: list[MetricPoint] = Field(default_factory=list)
+    series_stride: int = 1
+    logs_seen: int = 0
+    ledger: EventLedger = Field(default_factory=EventLedger)
+    rules: RuleState = Field(default_factory=RuleState)
+    evals: list[CheckpointEval] = Field(default_factory=list, description="by checkpoint step")
+    hook_failures: list[HookOutcome] = Field(default_factory=list)
+    deliveries: list[DeliveryRecord] = Field(default_factory=list)
+    notified: list[str] = Field(
+        default_factory=list, description="notification events already decided for this run"
+    )
+    origin_epoch: float | None = Field(
+        default=None,
+        description="when the first run of the chain started (deadlines count from it)",
+    )
+
+
+class CarriedState(Model):
+    job: JobRef
+    progress: RunProgressState
+    links: int = Field(description="how many runs of this workflow came before this one")
+
+
+class RunInput(Model):
+    spec: RunSpec
+    carried: CarriedState | None = None
+
+
+class RunResult(Model):
+    status: RunStatus
+    reason: str
+    run_name: str
+    job_id: str | None
+    artifacts: list[Any] = Field(default_factory=list)
+    metrics: MetricsSummary
+    series: list[MetricPoint]
+    checkpoints: list[CheckpointInfo]
+    ledger: EventLedger
+    stop: StopDecision | None = Field(
+        default=None, description="why the run was cancelled or stopped, when it was"
+    )
+    evals: list[CheckpointEval] = Field(default_factory=list)
+    best_checkpoint: CheckpointEval | None = Field(
+        default=None, description="the best-scoring checkpoint; its adapter is ready to deploy"
+    )
+    hook_failures: list[HookOutcome] = Field(default_factory=list)
+    notifications: list[DeliveryRecord] = Field(default_factory=list)
+    continued_as_new: int = 0
+
+
+class CancelRequest(Model):
+    """Argument of the ``cancel`` update and the ``request_cancel`` signal."""
+
+    reason: str = Field(min_length=1, max_length=500)
+    requested_by: str = Field(min_length=1, max_length=200)
+
+
+class CancelAck(Model):
+    """Answer of the ``cancel`` update, given once the backend accepted (or had no need)."""
+
+    outcome: str = Field(
+        description="cancelled: the backend confirmed the cancel; already_finished: the run "
+        "had ended, nothing changed; already_requested: another cancel is in effect"
+    )
+    run_status: str
+    job_id: str | None
+    backend_status: str | None = Field(description="job status the backend reported")
+    reason: str
+
+
+class OrphanJob(Model):
+    """A backend job this orchestrator created whose workflow no longer follows it."""
+
+    job_id: str
+    job_status: str
+    workflow_id: str | None
+    why: str
+
+
+class OrphanScan(Model):
+    checked: int = Field(description="non-terminal backend jobs carrying our marker")
+    orphans: list[OrphanJob]
+
+
+class ReaperInput(Model):
+    dry_run: bool = Field(default=False, description="report orphans without cancelling them")
+
+
+class ReaperReport(Model):
+    checked: int
+    orphans: list[OrphanJob]
+    cancelled: list[JobSnapshot]
+
+
+class EvalPoint(Model):
+    """One checkpoint's evaluation, without the per-case detail."""
+
+    step: int
+    score: float | None
+    passed: bool
+    delta: float | None = None
+    error: str | None = None
+
+
+class StatusView(Model):
+    """Answer of the ``status`` query."""
+
+    run_name: str
+    phase: Phase
+    job_id: str | None
+    step: int
+    max_steps: int | None
+    metrics: MetricsSummary
+    checkpoints: list[int]
+    ledger: EventLedger
+    stop: StopDecision | None = None
+    evals: list[EvalPoint] = Field(default_factory=list)
+    best_eval_step: int | None = None
+    links: int

@@ -1,0 +1,84 @@
+"""``python -m emulator``: serve the emulator in the foreground."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Sequence
+
+import uvicorn
+from pydantic import ValidationError
+
+from arkor_temporal.emulator.app import create_app
+from arkor_temporal.emulator.config import EmulatorConfig
+from arkor_temporal.emulator.faults import Faults
+from arkor_temporal.emulator.store import Store
+
+
+def _fault(text: str) -> tuple[str, object]:
+    name, sep, raw = text.partition("=")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    try:
+        value: object = json.loads(raw)
+    except ValueError:
+        value = raw  # bare words such as postCancel=failed
+    return name, value
+
+
+def parse_args(argv: Sequence[str] | None = None) -> EmulatorConfig:
+    defaults = EmulatorConfig()
+    parser = argparse.ArgumentParser(prog="python -m emulator", description=__doc__)
+    parser.add_argument("--host", default=defaults.host)
+    parser.add_argument("--port", type=int, default=8787)
+    parser.add_argument("--steps-per-second", type=float, default=defaults.steps_per_second)
+    parser.add_argument("--ping-interval", type=float, default=defaults.ping_interval)
+    parser.add_argument("--queue-seconds", type=float, default=defaults.queue_seconds)
+    parser.add_argument("--token", default=defaults.token)
+    parser.add_argument("--org", default=defaults.org_slug)
+    parser.add_argument("--project", default=defaults.project_slug)
+    parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument(
+        "--fault",
+        type=_fault,
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="global fault, camelCase name, JSON value (e.g. serverErrorRate=0.3)",
+    )
+    parser.add_argument("--deprecation", action="store_true", help="mark responses deprecated")
+    args = parser.parse_args(argv)
+    try:
+        faults = Faults.model_validate(dict(args.fault))
+        return EmulatorConfig(
+            host=args.host,
+            port=args.port,
+            steps_per_second=args.steps_per_second,
+            ping_interval=args.ping_interval,
+            queue_seconds=args.queue_seconds,
+            token=args.token,
+            org_slug=args.org,
+            project_slug=args.project,
+            seed=args.seed,
+            deprecation=args.deprecation,
+            faults=faults,
+        )
+    except (ValidationError, ValueError) as exc:
+        parser.error(str(exc))
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    config = parse_args(argv)
+    print(f"Arkor emulator on http://{config.host}:{config.port} (token {config.token!r})")
+    # Open SSE streams would otherwise hold Ctrl+C until their clients leave.
+    uvicorn.run(
+        create_app(Store(config)),
+        host=config.host,
+        port=config.port,
+        log_level="info",
+        timeout_graceful_shutdown=1,
+    )
+
+
+if __name__ == "__main__":
+    main()

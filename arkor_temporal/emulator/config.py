@@ -1,0 +1,46 @@
+"""Emulator configuration (defaults suit embedding in tests and local runs)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from arkor_temporal.emulator.faults import Faults
+
+CLIENT_HEADER_FORMAT = r"^arkor/[\w.\-+]+$"
+"""Shape of a well-formed ``X-Arkor-Client`` value (protocol §1.1)."""
+
+DEPRECATION_WARNING = "Arkor SDK protocol 0.0.3-alpha.1 is deprecated"
+DEPRECATION_SUNSET = "Wed, 01 Jul 2026 00:00:00 GMT"
+
+
+@dataclass
+class EmulatorConfig:
+    """Everything the emulator needs; every field has a default.
+
+    ``port`` 0 asks the OS for an ephemeral port (the CLI defaults to 8787).
+    ``client_version_range`` is a regular expression the whole
+    ``X-Arkor-Client`` value must match; a well-formed value outside it gets the
+    plain 426 (no ``reason``), mirroring a server-side semver range.
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 0
+    steps_per_second: float = 2.0
+    ping_interval: float = 15.0
+    token: str = "emu-token"
+    org_slug: str = "emu-org"
+    project_slug: str = "emu-project"
+    seed: int = 7
+    supported_models: tuple[str, ...] = ("unsloth/gemma-4-E4B-it",)
+    queue_seconds: float = 1.0
+    client_version_range: str = CLIENT_HEADER_FORMAT
+    deprecation: bool = False
+    faults: Faults = field(default_factory=Faults)
+
+    def __post_init__(self) -> None:
+        if self.steps_per_second <= 0:
+            raise ValueError("steps_per_second must be positive")
+        if self.ping_interval <= 0:
+            raise ValueError("ping_interval must be positive")
+        if self.queue_seconds < 0:
+            raise ValueError("queue_seconds must not be negative")

@@ -1,0 +1,137 @@
+"""Turn a job's config (as POSTed) into the plan its simulation follows.
+
+The real backend owns these semantics; the emulator reads the documented knobs
+(protocol §4.3) with Hugging Face-like defaults and rejects values it cannot
+simulate with a ``ValueError`` that the API turns into a 400.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from arkor_temporal.emulator.faults import Faults
+
+STEPS_PER_EPOCH = 100
+DRY_RUN_MAX_STEPS = 10
+QUEUED_SCENARIO_DEFAULT_SECONDS = 3600.0
+
+ScenarioName = Literal["normal", "diverge", "nan", "fail", "queued", "slow"]
+
+
+class ScenarioSpec(BaseModel):
+    """The ``config["emulator"]`` passthrough object."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="forbid")
+
+    scenario: ScenarioName = "normal"
+    at_step: int | None = Field(None, alias="atStep", ge=1)
+    error: str = "CUDA out of memory"
+    queue_seconds: float | None = Field(None, alias="queueSeconds", ge=0.0)
+    slow_factor: float = Field(10.0, alias="slowFactor", gt=0.0)
+    faults: Faults = Field(default_factory=Faults)
+
+
+@dataclass(frozen=True)
+class TrainingPlan:
+    total_steps: int
+    logging_steps: int
+    eval_steps: int | None
+    save_steps: int
+    warmup_steps: int
+    learning_rate: float
+    lr_scheduler: str
+    batch_size: int
+    scenario: ScenarioName
+    at_step: int
+    error: str
+    queue_seconds: float
+    slow_factor: float
+    faults: Faults
+
+    def is_log_step(self, step: int) -> bool:
+        return step % self.logging_steps == 0
+
+    def is_eval_step(self, step: int) -> bool:
+        return self.eval_steps is not None and step % self.eval_steps == 0
+
+    def is_save_step(self, step: int) -> bool:
+        return step % self.save_steps == 0
+
+    def after_scenario_start(self, step: int, scenario: ScenarioName) -> bool:
+        return self.scenario == scenario and step >= self.at_step
+
+
+def plan_job(config: Mapping[str, Any], default_queue_seconds: float) -> TrainingPlan:
+    """Build the plan, raising ``ValueError`` naming the offending key."""
+    spec = _scenario(config.get("emulator"))
+    max_steps = _number(config, "maxSteps", integer=True)
+    epochs = _number(config, "numTrainEpochs") or 1.0
+    total = int(max_steps) if max_steps else math.ceil(epochs * STEPS_PER_EPOCH)
+    if config.get("dryRun") is True:
+        total = min(total, DRY_RUN_MAX_STEPS)
+    eval_steps = _number(config, "evalSteps", integer=True)
+    queue_seconds = spec.queue_seconds
+    if queue_seconds is None:
+        queue_seconds = (
+            QUEUED_SCENARIO_DEFAULT_SECONDS if spec.scenario == "queued" else default_queue_seconds
+        )
+    return TrainingPlan(
+        total_steps=total,
+        logging_steps=int(_number(config, "loggingSteps", integer=True) or 5),
+        eval_steps=int(eval_steps) if eval_steps else None,
+        save_steps=int(_number(config, "saveSteps", integer=True) or 50),
+        warmup_steps=int(_number(config, "warmupSteps", integer=True, allow_zero=True) or 0),
+        learning_rate=_number(config, "learningRate") or 2e-4,
+        lr_scheduler=str(config.get("lrSchedulerType") or "linear"),
+        batch_size=int(_number(config, "batchSize", integer=True) or 4),
+        scenario=spec.scenario,
+        at_step=min(spec.at_step or max(1, total // 2), total),
+        error=spec.error,
+        queue_seconds=queue_seconds,
+        slow_factor=spec.slow_factor,
+        faults=spec.faults,
+    )
+
+
+def job_faults(config: Mapping[str, Any]) -> Faults:
+    """The per-job fault set of an already validated config."""
+    return _scenario(config.get("emulator")).faults
+
+
+def _scenario(raw: object) -> ScenarioSpec:
+    if raw is None:
+        return ScenarioSpec()
+    if not isinstance(raw, dict):
+        raise ValueError("config.emulator must be an object")
+    try:
+        return ScenarioSpec.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise ValueError(f"config.emulator is invalid: {problems}") from None
+
+
+def _number(
+    config: Mapping[str, Any], key: str, *, integer: bool = False, allow_zero: bool = False
+) -> float | None:
+    """A positive (or non-negative) finite number, or ``None`` when absent."""
+    value = config.get(key)
+    if value is None:
+        return None
+    # bool is an int subclass in Python but not a number on the wire.
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    if ok and integer:
+        ok = float(value).is_integer()
+    if ok:
+        ok = value >= 0 if allow_zero else value > 0
+    if not ok:
+        kind = "integer" if integer else "number"
+        sign = "non-negative" if allow_zero else "positive"
+        raise ValueError(f"config.{key} must be a {sign} {kind}")
+    return float(value)
