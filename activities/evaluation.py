@@ -1,7 +1,7 @@
 """Evaluating one checkpoint: every case of the suite against its adapter (and the base model).
 
 Inference is read-only, so the whole activity is safe to retry. Errors
-(protocol §5.4) are split by who can fix them:
+(docs/protocol.md §5.4) are split by who can fix them:
 
 * transient (network, undecodable body, 408/425/429/5xx): retried here a few
   times with backoff, which keeps the answers already gathered; if a case
@@ -42,8 +42,9 @@ class EvalProgress(BaseModel):
 
 
 def is_retryable_inference_error(exc: ArkorError) -> bool:
-    # The client counts every non-permanent status as transient (§1.3); for inference
-    # a 4xx other than these says something about the request, which retrying won't change.
+    # The client counts every non-permanent status as transient (docs/protocol.md §1.3); for
+    # inference a 4xx other than these says something about the request, which retrying
+    # won't change.
     if isinstance(exc, ApiStatusError):
         return exc.status in _RETRYABLE_STATUSES or exc.status >= 500
     return is_transient(exc)

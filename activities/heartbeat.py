@@ -66,5 +66,5 @@ class Heartbeater:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        # The last details travel with a failure or shutdown report (TEMPORAL_NOTES §1.2).
+        # The last details travel with a failure or shutdown report (docs/temporal.md §3).
         self.beat()

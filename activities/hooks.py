@@ -19,15 +19,9 @@ from temporalio.exceptions import ApplicationError
 
 from arkor_cloud import ArkorClient, ChatCompletion, ChatRequest
 from arkor_temporal.activities.context import CloudContext
-from arkor_temporal.core.hooks import (
-    HOOK_FAILED,
-    CheckpointArgs,
-    HookArgs,
-    HookCall,
-    HookOutcome,
-    Infer,
-)
+from arkor_temporal.core.hooks import CheckpointArgs, HookArgs, HookCall, HookOutcome, Infer
 from arkor_temporal.core.imports import resolve_callable
+from arkor_temporal.core.names import FailureType
 
 
 def bound_infer(client: ArkorClient, adapter: dict[str, Any]) -> Infer:
@@ -70,7 +64,8 @@ class HookActivities:
                 exc_info=not deadline.expired(),
             )
             raise ApplicationError(
-                f"{call.event.spec_key} hook {call.import_path} failed: {problem}", type=HOOK_FAILED
+                f"{call.event.spec_key} hook {call.import_path} failed: {problem}",
+                type=FailureType.HOOK_FAILED,
             ) from None
         return HookOutcome(
             event=call.event,

@@ -1,7 +1,7 @@
 """Creating (exactly once) and reading the backend job.
 
 The Arkor API has no idempotency key, so the start is made safe to retry by us
-(protocol §14.3): the job config carries a marker unique to the workflow run,
+(docs/protocol.md §14.3): the job config carries a marker unique to the workflow run,
 the request carries an ``Idempotency-Key`` derived from it, and every retry
 first looks for a job with that marker and adopts it instead of posting again.
 """
@@ -17,9 +17,9 @@ from temporalio.exceptions import ApplicationError
 
 from arkor_cloud import ApiStatusError, ArkorClient, PermanentApiError, TrainingJob
 from arkor_temporal.activities.context import CloudContext
-from arkor_temporal.core.models import JobRef, JobSnapshot, StartJobInput
+from arkor_temporal.core.models import JobRef, JobSnapshot, JobState, StartJobInput
+from arkor_temporal.core.names import MARKER_KEY, FailureType
 
-MARKER_KEY = "arkorTemporal"
 # Statuses for which posting the same body again cannot succeed.
 _REJECTED = frozenset({400, 404, 409, 413, 415, 422})
 
@@ -60,7 +60,7 @@ class JobActivities:
                 if isinstance(exc, PermanentApiError) or exc.status in _REJECTED:
                     raise ApplicationError(
                         f"the backend rejected the job: {exc}",
-                        type="JobRejected",
+                        type=FailureType.JOB_REJECTED,
                         non_retryable=True,
                     ) from exc
                 raise
@@ -78,7 +78,7 @@ class JobActivities:
         Every stop path ends here. The first attempt posts the cancel at once (latency
         matters); a retry, which may follow a crash mid-request, first reads the job so
         a cancel that already landed is not sent twice. 409 and 404 mean "nothing left
-        to stop" only once ``GET /v1/jobs/:id`` agrees (protocol §14.11). A job still
+        to stop" only once ``GET /v1/jobs/:id`` agrees (docs/protocol.md §14.11). A job still
         running afterwards fails the attempt, so Temporal retries until it is terminal.
         """
         async with self._context.client() as client:
@@ -95,7 +95,8 @@ class JobActivities:
             job = await _read_or_none(client, job_id)
         if job is not None and not job.status.is_terminal:
             raise ApplicationError(
-                f"job {job_id} is still {job.status.value} after the cancel", type="CancelPending"
+                f"job {job_id} is still {job.status.value} after the cancel",
+                type=FailureType.CANCEL_PENDING,
             )
         return _snapshot(job, job_id)
 
@@ -111,8 +112,8 @@ async def _read_or_none(client: ArkorClient, job_id: str) -> TrainingJob | None:
 
 def _snapshot(job: TrainingJob | None, job_id: str | None = None) -> JobSnapshot:
     if job is None:
-        return JobSnapshot(job_id=job_id or "", status="missing")
-    return JobSnapshot(job_id=job.id, status=job.status.value, error=job.error)
+        return JobSnapshot(job_id=job_id or "", status=JobState.MISSING)
+    return JobSnapshot(job_id=job.id, status=JobState(job.status.value), error=job.error)
 
 
 def _with_secrets(start: StartJobInput) -> dict[str, Any]:
@@ -125,7 +126,7 @@ def _with_secrets(start: StartJobInput) -> dict[str, Any]:
             raise ApplicationError(
                 f"dataset.tokenEnv names {env_name}, which is not set on the worker; "
                 f"export {env_name} in the worker's environment",
-                type="MissingSecret",
+                type=FailureType.MISSING_SECRET,
                 non_retryable=True,
             )
         config["datasetSource"] = {**config["datasetSource"], "token": token}

@@ -24,6 +24,7 @@ import httpx
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from arkor_temporal.core.names import FailureType
 from arkor_temporal.core.notifications import (
     DeliveryRecord,
     NotificationInput,
@@ -31,7 +32,6 @@ from arkor_temporal.core.notifications import (
     web_ui_link,
 )
 
-UNDELIVERED = "NotificationUndelivered"
 UI_URL_ENV = "ARKOR_TEMPORAL_UI_URL"
 DEFAULT_UI_URL = "http://localhost:8233"
 _RETRYABLE_STATUSES = frozenset({408, 425, 429})
@@ -130,7 +130,7 @@ class NotifyActivities:
         except httpx.HTTPError as exc:
             problem = redact(f"{type(exc).__name__}: {exc}", url)
             raise ApplicationError(
-                f"{where} is unreachable ({problem})", type=UNDELIVERED
+                f"{where} is unreachable ({problem})", type=FailureType.NOTIFICATION_UNDELIVERED
             ) from None
 
         status = response.status_code
@@ -146,7 +146,7 @@ class NotifyActivities:
         if status in _RETRYABLE_STATUSES or status >= 500:
             raise ApplicationError(
                 f"{where} answered HTTP {status}",
-                type=UNDELIVERED,
+                type=FailureType.NOTIFICATION_UNDELIVERED,
                 next_retry_delay=_retry_after(response),
             )
         return record(

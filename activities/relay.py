@@ -1,6 +1,6 @@
 """Batching events from the stream activity into workflow signals.
 
-Per-step logs must not each become a history event (DESIGN.md item 3), so
+Per-step logs must not each become a history event (README, "How a run works", item 3), so
 events are gathered and relayed as one signal when an event the workflow acts
 on arrives (started, checkpoint), when the batch is full, or when the oldest
 pending event has waited ``flush_seconds``. A batch counts as delivered only

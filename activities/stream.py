@@ -1,6 +1,6 @@
 """Following one job's event stream for the workflow.
 
-One long-running activity per stream (TEMPORAL_NOTES §0): it resumes from the
+One long-running activity per stream (docs/temporal.md §2): it resumes from the
 cursor of the last batch the workflow acknowledged, reconnects per the protocol
 (the client's :class:`~arkor_cloud.EventFollower`), heartbeats from a
 background task, relays decisions-worthy events in batches (``EventRelay``) and
@@ -37,13 +37,14 @@ from arkor_temporal.core.models import (
     EventBatch,
     EventType,
     FollowInput,
+    JobState,
     RuleState,
     RunEvent,
     StreamOutcome,
 )
+from arkor_temporal.core.names import FailureType, TrainingRunMessage
 from arkor_temporal.core.stop_rules import observe
 
-RELAY_SIGNAL = "relay_events"
 _URGENT = frozenset({EventType.STARTED.value, EventType.CHECKPOINT.value})
 
 
@@ -120,7 +121,7 @@ class StreamActivities:
                 return StreamOutcome(tail=[])
         # Hand the stream to another worker now rather than at the heartbeat timeout.
         raise ApplicationError(
-            "worker shutting down; the stream resumes elsewhere", type="WorkerShutdown"
+            "worker shutting down; the stream resumes elsewhere", type=FailureType.WORKER_SHUTDOWN
         )
 
     async def _follow(self, follow: FollowInput, cursor: StreamCursor) -> StreamOutcome:
@@ -130,7 +131,9 @@ class StreamActivities:
 
         async def send(events: list[RunEvent]) -> None:
             try:
-                await handle.signal(RELAY_SIGNAL, EventBatch(events=events, sender=sender))
+                await handle.signal(
+                    TrainingRunMessage.RELAY_EVENTS, EventBatch(events=events, sender=sender)
+                )
             except RPCError as exc:
                 if exc.status == RPCStatusCode.NOT_FOUND:
                     raise WorkflowRunClosedError from exc
@@ -169,12 +172,12 @@ class StreamActivities:
                 except PermanentApiError as exc:
                     raise ApplicationError(
                         f"the backend refused the event stream: {exc}",
-                        type="StreamRefused",
+                        type=FailureType.STREAM_REFUSED,
                         non_retryable=True,
                     ) from exc
             job = follower.final_job
             return StreamOutcome(
                 tail=await relay.take_pending(),
-                final_status=str(job.status) if job is not None else None,
+                final_status=JobState(job.status.value) if job is not None else None,
                 final_error=job.error if job is not None else None,
             )

@@ -1,4 +1,5 @@
-"""First-time setup for users without Arkor files: anonymous credentials and a project (§6.4, §6.5).
+"""First-time setup for users without Arkor files: anonymous credentials and a project
+(docs/protocol.md §6.4, §6.5).
 
 Used by a `login` command; `ClientSettings.resolve` never calls the network itself.
 """

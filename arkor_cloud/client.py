@@ -1,4 +1,4 @@
-"""Typed async client for the Arkor cloud API (§1, §2, §5)."""
+"""Typed async client for the Arkor cloud API (docs/protocol.md §1, §2, §5)."""
 
 from __future__ import annotations
 
@@ -174,7 +174,7 @@ class ArkorClient:
         return _decode(response, ChatCompletion.model_validate)
 
     async def chat_stream(self, request: ChatRequest) -> AsyncIterator[ChatCompletionChunk]:
-        """Stream OpenAI chunks; ends at `data: [DONE]` or `event: end` (§5.3)."""
+        """Stream OpenAI chunks; end at `data: [DONE]` or `event: end` (docs/protocol.md §5.3)."""
         body = request.model_copy(update={"stream": True}).to_wire()
         async with self._open_sse(
             "POST",
@@ -276,7 +276,7 @@ class ArkorClient:
         return response
 
     def _raise_for_status(self, response: httpx.Response, body: str) -> None:
-        # §1.5: deprecation headers are honoured on error responses too.
+        # docs/protocol.md §1.5: deprecation headers are honoured on error responses too.
         self._deprecation.check(response)
         if response.is_success:
             return
@@ -299,7 +299,7 @@ def _transport_error(request: httpx.Request, exc: httpx.RequestError) -> Transpo
 
 
 async def _read_error_body(response: httpx.Response) -> str:
-    # §1.2: a body that cannot be read counts as empty.
+    # docs/protocol.md §1.2: a body that cannot be read counts as empty.
     try:
         await response.aread()
     except httpx.RequestError:

@@ -1,4 +1,4 @@
-"""Soft deprecation notices carried by response headers (§1.5)."""
+"""Soft deprecation notices carried by response headers (docs/protocol.md §1.5)."""
 
 from __future__ import annotations
 

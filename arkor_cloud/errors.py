@@ -2,7 +2,7 @@
 
 Transport failures (the request never produced a usable response) are kept apart
 from HTTP statuses (the server answered and said no). Statuses are further split
-into permanent and transient following §1.3 of the protocol note: only
+into permanent and transient following docs/protocol.md §1.3: only
 401/403/410/426 are permanent; every other status falls to the retry path.
 """
 
@@ -95,7 +95,7 @@ def is_transient(exc: BaseException) -> bool:
 def api_status_error(
     *, status: int, body: str, method: str, path: str, client_version: str
 ) -> ApiStatusError:
-    """Build the classified error for a non-2xx response, with the message rules of §1.2."""
+    """Build the classified error for a non-2xx response (message rules: docs/protocol.md §1.2)."""
     parsed = _parse_json(body)
     if status == 426:
         return UnsupportedClientError(

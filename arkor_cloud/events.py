@@ -1,4 +1,4 @@
-"""Job event stream payloads (§3.3) and the tolerant frame parser (§14.9)."""
+"""Job event stream payloads and the tolerant frame parser (docs/protocol.md §3.3, §14.9)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""The official SDK's on-disk files (§6.1, §6.2): `~/.arkor/credentials.json` and
-`<cwd>/.arkor/state.json`.
+"""The official SDK's on-disk files (docs/protocol.md §6.1, §6.2):
+`~/.arkor/credentials.json` and `<cwd>/.arkor/state.json`.
 
 Reading follows the SDK: a missing file or one with corrupt/ill-shaped JSON counts as
 absent, but a file that exists and cannot be read is an error (and is never overwritten).

@@ -1,4 +1,4 @@
-"""Follow a job's event stream across disconnects: §3.5 of the protocol note, exactly,
+"""Follow a job's event stream across disconnects: docs/protocol.md §3.5, exactly,
 plus the project decisions §14.4 to §14.9 (`end` is not proof, reconcile through
 `GET /v1/jobs/:id`, idle timeout, tolerant frame parsing).
 """
@@ -31,13 +31,13 @@ class ReconnectPolicy(BaseModel):
     base_delay: float = Field(default=1.0, ge=0)
     max_delay: float = Field(default=60.0, ge=0)
     max_attempts: int | None = Field(default=None, ge=0)
-    # A connection silent this long (pings included) is dead (§14.7).
+    # A connection silent this long (pings included) is dead (docs/protocol.md §14.7).
     idle_timeout: float | None = Field(default=45.0, gt=0)
-    # Consecutive failures this long after the last progress trigger a job check (§14.6).
+    # Failing this long after the last progress triggers a job check (docs/protocol.md §14.6).
     reconcile_after: float = Field(default=60.0, ge=0)
 
     def next_delay(self, attempt: int, random: Callable[[], float]) -> float:
-        """§3.5 `next_delay`: exponential, ±25 % jitter, clamped to `[0, max_delay]`."""
+        """docs/protocol.md §3.5 `next_delay`: doubling, ±25 % jitter, within `[0, max_delay]`."""
         # The exponent is bounded so a days-long outage cannot overflow the float.
         exp = min(self.base_delay * 2.0 ** min(attempt, 1000), self.max_delay)
         jitter = exp * (random() * 0.5 - 0.25)
@@ -88,7 +88,7 @@ class EventFollower:
 
     async def _follow(self) -> AsyncGenerator[StreamEvent, None]:
         policy = self._policy
-        attempt = 0  # consecutive failures, as in §3.5
+        attempt = 0  # consecutive failures, as in docs/protocol.md §3.5
         last_progress = self._clock()
         # The job, once a clean close found it terminal; set, the follow ends at the
         # first clean close that brings no new event.
@@ -96,7 +96,7 @@ class EventFollower:
         while True:
             failure: ArkorError
             try:
-                # §14.6: a long silence is reconciled through the job, not retried blindly.
+                # docs/protocol.md §14.6: after a long silence, ask the job instead of retrying.
                 silent = attempt > 0 and self._clock() - last_progress > policy.reconcile_after
                 if silent and self._finished(await self._client.get_job(self.job_id)):
                     return
@@ -120,18 +120,20 @@ class EventFollower:
                         yield event
                         if event.is_terminal:
                             return
-                # §14.4: neither `end` nor a clean close proves the job is over, and a job
-                # that is over may still have unread events: once the job reads terminal,
-                # reconnect until a connection brings nothing new (the history is final).
+                # docs/protocol.md §14.4: neither `end` nor a clean close proves the job is over,
+                # and a job that is over may still have unread events: once the job reads
+                # terminal, reconnect until a connection brings nothing new (the history
+                # is final).
                 if draining is not None and not progressed and self._finished(draining):
                     return
                 # A close with neither progress nor `end` (an empty or ping-only 200) says
-                # nothing about the history, so it is not asked about: §3.5 counts a failure.
+                # nothing about the history, so the job is not read: docs/protocol.md §3.5 counts
+                # a failure.
                 if draining is None and (ended or progressed):
                     job = await self._client.get_job(self.job_id)
                     draining = job if job.status.is_terminal else None
                 if progressed or draining is not None:
-                    # §3.5: a clean close after progress waits the base delay, uncounted.
+                    # docs/protocol.md §3.5: after progress, wait the base delay (not a failure).
                     await self._pause(policy.base_delay)
                     continue
                 what = "sent end while the job runs" if ended else "closed without any data frame"

@@ -1,4 +1,4 @@
-"""Pydantic models of the cloud API's REST payloads (§2, §4, §5).
+"""Pydantic models of the cloud API's REST payloads (docs/protocol.md §2, §4, §5).
 
 camelCase on the wire, snake_case in Python. Models are loose (`extra="allow"`)
 wherever the protocol is loose, so unknown keys survive a round trip; the job
@@ -102,7 +102,7 @@ DatasetSource = Annotated[HuggingFaceDataset | BlobDataset, Field(discriminator=
 
 
 class JobConfig(WireModel):
-    """Request `config` of `POST /v1/jobs` (§4.3). Unknown keys pass through."""
+    """Request `config` of `POST /v1/jobs` (docs/protocol.md §4.3). Unknown keys pass through."""
 
     model: str
     dataset_source: DatasetSource
@@ -130,7 +130,7 @@ class JobConfig(WireModel):
 
 
 class TrainingJob(WireModel):
-    """Response DTO of the job routes (§4.2). Timestamps are passed through unchanged."""
+    """Response DTO of the job routes (docs/protocol.md §4.2). Timestamps pass through unchanged."""
 
     id: str
     org_id: str | None = None  # Studio's e2e mock omits these; the SDK does not validate rows.
@@ -213,7 +213,7 @@ class CheckpointAdapter(WireModel):
 
 
 class ChatRequest(WireModel):
-    """Body of `POST /v1/inference/chat` (§5.1).
+    """Body of `POST /v1/inference/chat` (docs/protocol.md §5.1).
 
     Top-level knobs are camelCase; messages, tools, formats and structured outputs are
     OpenAI/vLLM structures and are sent exactly as given.

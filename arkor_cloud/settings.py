@@ -1,4 +1,7 @@
-"""Client settings and their resolution from the environment and the SDK's files (§6, §14.2)."""
+"""Client settings and their resolution from the environment and the SDK's files.
+
+See docs/protocol.md §6 and §14.2.
+"""
 
 from __future__ import annotations
 
@@ -133,7 +136,7 @@ class ClientSettings(BaseModel):
 def require_usable_state(
     state: ProjectState, creds: Credentials | None, *, cwd: Path, home: Path
 ) -> None:
-    """§6.5: anonymous credentials may only use the state of their own org."""
+    """docs/protocol.md §6.5: anonymous credentials may only use the state of their own org."""
     if isinstance(creds, AnonymousCredentials) and state.org_slug != creds.org_slug:
         raise ConfigurationError(
             f"{state_path(cwd)} belongs to org {state.org_slug!r}, but the anonymous "

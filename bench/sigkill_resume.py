@@ -37,7 +37,8 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 
 from arkor_temporal.client.runs import RunHandle, start_run
-from arkor_temporal.workflows.training_run import STREAM_START_TO_CLOSE, TrainingRun
+from arkor_temporal.workflows.policies import STREAM_START_TO_CLOSE
+from arkor_temporal.workflows.training_run import TrainingRun
 from bench.common import (
     RESULTS_DIR,
     BenchResult,

@@ -1,5 +1,6 @@
 # Sourced by the other scripts: a project virtualenv with this package installed.
-# EXTRAS=dev adds the test tools. Re-running is cheap once everything is there.
+# EXTRAS=local adds the local stack (emulator server, Temporal dev server); EXTRAS=dev also
+# the test tools. Re-running is cheap once everything is there.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"

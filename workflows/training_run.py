@@ -1,20 +1,28 @@
 """The training-run workflow: one Arkor job, created once, followed to its end, stopped on demand.
 
-Shape (DESIGN.md "The training-run workflow"):
+Shape (README, "How a run works"):
 
 1. ``create_or_adopt_job`` with a marker unique to this workflow run.
 2. ``follow_job_events``: one long activity that relays events in batches
    through the ``relay_events`` signal and returns the stream's tail.
-   :mod:`workflows.progress` applies each event exactly once and
-   :mod:`workflows.stop_rules` judges each log.
+   :mod:`arkor_temporal.core.progress` applies each event exactly once and
+   :mod:`arkor_temporal.core.stop_rules` judges each log.
 3. Every way of ending a run early (the ``cancel`` update, the
-   ``request_cancel`` signal, a stop rule, a deadline, Temporal cancellation)
-   records one :class:`StopDecision` (the first wins) and converges on the
-   ``cancel_job`` activity, which returns once the backend shows the job
-   terminal. The stream activity is cancelled only afterwards and never waited on.
+   ``request_cancel`` signal, a stop rule, a deadline, a critical hook, Temporal
+   cancellation) records one :class:`StopDecision` (the first wins) and
+   converges on the ``cancel_job`` activity, which returns once the backend
+   shows the job terminal. The stream activity is cancelled only afterwards and
+   never waited on.
 4. Continue-as-new when Temporal suggests it (or past the spec's own
    threshold), carrying the job and the progress; the new run resumes the
    stream after the last applied event.
+
+This class is the run's main line and its state. Beside it:
+:mod:`~arkor_temporal.workflows.evaluator`, :mod:`~arkor_temporal.workflows.hook_runner`
+and :mod:`~arkor_temporal.workflows.notifier` (work started as events arrive, in
+:mod:`~arkor_temporal.workflows.in_flight`), :mod:`~arkor_temporal.core.deadlines`
+(the deadline rule), :mod:`~arkor_temporal.workflows.details` (the Web UI's
+details) and :mod:`~arkor_temporal.workflows.policies` (timeouts and retries).
 
 Outcome mapping (see README): completed, cancelled (by update/signal) and
 stopped runs complete with a :class:`RunResult`; Temporal cancellation ends the
@@ -26,40 +34,41 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Coroutine
 from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy, SearchAttributeKey, SearchAttributeUpdate
+from temporalio.common import SearchAttributeUpdate
 from temporalio.exceptions import ActivityError, ApplicationError
 
+from arkor_temporal.workflows.details import details_markdown
+from arkor_temporal.workflows.evaluator import CheckpointEvaluator
+from arkor_temporal.workflows.hook_runner import HookRunner
+from arkor_temporal.workflows.in_flight import WorkInFlight
+from arkor_temporal.workflows.notifier import Notifier
+from arkor_temporal.workflows.policies import (
+    CANCEL_RETRY,
+    CANCEL_START_TO_CLOSE,
+    COMPLETED_TAIL_GRACE,
+    CREATE_JOB_START_TO_CLOSE,
+    READ_STATUS_RETRY,
+    READ_STATUS_START_TO_CLOSE,
+    START_RETRY,
+    STREAM_RETRY,
+    STREAM_START_TO_CLOSE,
+    WORK_IN_FLIGHT_GRACE,
+)
+
 with workflow.unsafe.imports_passed_through():
-    from arkor_temporal.activities.evaluation import EvalActivities
-    from arkor_temporal.activities.hooks import HookActivities
     from arkor_temporal.activities.jobs import JobActivities
-    from arkor_temporal.activities.notify import NotifyActivities
-    from arkor_temporal.activities.stream import RELAY_SIGNAL, StreamActivities
+    from arkor_temporal.activities.stream import StreamActivities
     from arkor_temporal.core import search_attributes as sa
-    from arkor_temporal.core.evals import (
-        CheckpointEval,
-        EvalInput,
-        best_checkpoint,
-        eval_table_markdown,
-    )
-    from arkor_temporal.core.hooks import (
-        CancelledArgs,
-        CheckpointArgs,
-        CompletedArgs,
-        FailedArgs,
-        HookArgs,
-        HookOutcome,
-        LogBatchArgs,
-        LogEntry,
-        StartedArgs,
-    )
+    from arkor_temporal.core.deadlines import check_deadlines
+    from arkor_temporal.core.evals import CheckpointEval, best_checkpoint
+    from arkor_temporal.core.failures import activity_failure_text
     from arkor_temporal.core.models import (
         CancelAck,
+        CancelOutcome,
         CancelRequest,
         CarriedState,
         EvalPoint,
@@ -68,6 +77,7 @@ with workflow.unsafe.imports_passed_through():
         FollowInput,
         JobRef,
         JobSnapshot,
+        JobState,
         MetricPoint,
         Phase,
         RunEvent,
@@ -81,64 +91,39 @@ with workflow.unsafe.imports_passed_through():
         StopKind,
         StreamOutcome,
     )
-    from arkor_temporal.core.naming import is_template, render_run_name
-    from arkor_temporal.core.notifications import (
-        DeliveryRecord,
-        NotificationContext,
-        NotificationInput,
-        NotifyEvent,
-        plan_notifications,
+    from arkor_temporal.core.names import (
+        SCHEDULED_START_TIME,
+        FailureType,
+        TrainingRunMessage,
+        WorkflowName,
+        run_marker,
     )
+    from arkor_temporal.core.naming import is_template, render_run_name
+    from arkor_temporal.core.notifications import NotifyEvent
     from arkor_temporal.core.progress import apply_event
-    from arkor_temporal.core.stop_rules import observe, observe_evals
-
-START_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=20)
-)
-STREAM_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1),
-    maximum_interval=timedelta(seconds=30),
-    non_retryable_error_types=["StreamRefused"],
-)
-# Retried until the backend shows the job terminal: a stopped run must not leave a GPU running.
-CANCEL_RETRY = RetryPolicy(
-    initial_interval=timedelta(milliseconds=500), maximum_interval=timedelta(seconds=10)
-)
-# A job may train for days; the heartbeat timeout, not this, detects a dead worker.
-STREAM_START_TO_CLOSE = timedelta(days=14)
-# How long a job that completed just as we cancelled it may take to deliver its last events.
-COMPLETED_TAIL_GRACE = timedelta(seconds=30)
-# How long evaluations and hooks still running when the job ends may take to finish.
-WORK_IN_FLIGHT_GRACE = timedelta(minutes=10)
-EVAL_RETRY = RetryPolicy(initial_interval=timedelta(seconds=2), maximum_attempts=3)
-NOTIFY_ATTEMPTS = 5
-NOTIFY_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1),
-    maximum_interval=timedelta(seconds=30),
-    maximum_attempts=NOTIFY_ATTEMPTS,
-)
+    from arkor_temporal.core.spec import RunSpec
+    from arkor_temporal.core.stop_rules import observe
 
 StreamHandle = workflow.ActivityHandle[StreamOutcome]
-CRITICAL_HOOK_FAILED = "CriticalHookFailed"
-# Set by Temporal on runs a Schedule starts.
-SCHEDULED_START_TIME = SearchAttributeKey.for_datetime("TemporalScheduledStartTime")
 
 
 class _RunEnds(Exception):
     """Raised inside the workflow when the run cannot go on; caught by ``run``."""
 
-    def __init__(self, reason: str, failure_type: str) -> None:
+    def __init__(self, reason: str, failure_type: FailureType) -> None:
         super().__init__(reason)
         self.reason = reason
         self.failure_type = failure_type
 
 
-@workflow.defn(name="TrainingRun")
+@workflow.defn(name=WorkflowName.TRAINING_RUN)
 class TrainingRun:
     @workflow.init
     def __init__(self, run_input: RunInput) -> None:
-        self._spec = run_input.spec
         carried = run_input.carried
+        # Rendered here so the collaborators below hold the final name; published by ``run``.
+        self._renamed = carried is None and is_template(run_input.spec.name)
+        self._spec = _scheduled_name(run_input.spec) if self._renamed else run_input.spec
         self._job: JobRef | None = carried.job if carried else None
         self._progress = carried.progress if carried else RunProgressState()
         self._links = carried.links if carried else 0
@@ -148,28 +133,39 @@ class TrainingRun:
         self._shown_phase: Phase | None = None
         self._shown_step = 0
         self._shown_best: float | None = None
-        self._failure_type = "TrainingFailed"  # the ApplicationError type of a failed run
+        self._failure_type = FailureType.TRAINING_FAILED  # the error type of a failed run
         self._stream: StreamHandle | None = None
-        self._work: set[asyncio.Task[object]] = set()  # evaluations, hooks, notices in flight
-        evals = self._spec.evals
-        self._eval_slots = asyncio.Semaphore(evals.concurrency if evals else 1)
+        self._work = WorkInFlight()
+        self._notifier = Notifier(self._spec, self._progress)
+        self._hooks = HookRunner(
+            self._spec, self._progress, spawn=self._work.spawn, request_stop=self._request_stop
+        )
+        self._evaluator = CheckpointEvaluator(
+            self._spec,
+            self._progress,
+            spawn=self._work.spawn,
+            notifier=self._notifier,
+            request_stop=self._request_stop,
+            publish=self._publish,
+        )
 
     # -- messages ---------------------------------------------------------------
 
     @workflow.signal(
-        name=RELAY_SIGNAL,
+        name=TrainingRunMessage.RELAY_EVENTS,
         description="Internal: backend events relayed by the stream activity, deduplicated here.",
     )
     def relay_events(self, batch: EventBatch) -> None:
         self._apply(batch.events)
 
     @workflow.update(
+        name=TrainingRunMessage.CANCEL,
         description="Cancel the run: the backend job is cancelled; answers once the backend "
-        "shows it terminal, with the run's outcome. Argument: {reason, requested_by}."
+        "shows it terminal, with the run's outcome. Argument: {reason, requested_by}.",
     )
     async def cancel(self, request: CancelRequest) -> CancelAck:
         if self._finished is not None or self._progress.terminal_event is not None:
-            return self._ack("already_finished")
+            return self._ack(CancelOutcome.ALREADY_FINISHED)
         first = self._request_stop(
             StopDecision(
                 kind=StopKind.OPS_CANCEL, reason=request.reason, requested_by=request.requested_by
@@ -177,7 +173,7 @@ class TrainingRun:
         )
         # The run concludes right after the backend confirms; answer with that outcome.
         await workflow.wait_condition(lambda: self._finished is not None)
-        return self._ack("cancelled" if first else "already_requested")
+        return self._ack(CancelOutcome.CANCELLED if first else CancelOutcome.ALREADY_REQUESTED)
 
     @cancel.validator
     def _validate_cancel(self, request: CancelRequest) -> None:
@@ -185,8 +181,9 @@ class TrainingRun:
             raise ValueError("reason and requested_by must not be blank")
 
     @workflow.signal(
+        name=TrainingRunMessage.REQUEST_CANCEL,
         description="Cancel the run, for tools that can only signal; same effect as the "
-        "cancel update, without an answer. Argument: {reason, requested_by}."
+        "cancel update, without an answer. Argument: {reason, requested_by}.",
     )
     def request_cancel(self, request: CancelRequest) -> None:
         if request.reason.strip() and self._progress.terminal_event is None:
@@ -198,7 +195,10 @@ class TrainingRun:
                 )
             )
 
-    @workflow.query(description="Phase, step, job id, metrics summary, checkpoints, stop reason.")
+    @workflow.query(
+        name=TrainingRunMessage.STATUS,
+        description="Phase, step, job id, metrics summary, checkpoints, stop reason.",
+    )
     def status(self) -> StatusView:
         return StatusView(
             run_name=self._spec.name,
@@ -218,11 +218,17 @@ class TrainingRun:
             links=self._links,
         )
 
-    @workflow.query(description="Per-checkpoint evaluations, with per-case results and samples.")
+    @workflow.query(
+        name=TrainingRunMessage.EVALUATIONS,
+        description="Per-checkpoint evaluations, with per-case results and samples.",
+    )
     def evaluations(self) -> list[CheckpointEval]:
         return self._progress.evals
 
-    @workflow.query(description="The downsampled metrics series (step, loss, evalLoss, lr).")
+    @workflow.query(
+        name=TrainingRunMessage.METRICS,
+        description="The downsampled metrics series (step, loss, evalLoss, lr).",
+    )
     def metrics(self) -> list[MetricPoint]:
         return self._progress.series
 
@@ -232,8 +238,8 @@ class TrainingRun:
     async def run(self, run_input: RunInput) -> RunResult:
         if self._progress.origin_epoch is None:
             self._progress.origin_epoch = workflow.now().timestamp()
-        if run_input.carried is None and is_template(self._spec.name):
-            self._render_scheduled_name()
+        if self._renamed:
+            workflow.upsert_search_attributes([sa.RUN_NAME.value_set(self._spec.name)])
         try:
             result = await self._drive()
         except asyncio.CancelledError:
@@ -244,13 +250,6 @@ class TrainingRun:
                 result.reason, result, type=self._failure_type, non_retryable=True
             )
         return result
-
-    def _render_scheduled_name(self) -> None:
-        """``nightly-{date}``: rendered once, with the scheduled time when a Schedule started us."""
-        info = workflow.info()
-        when = info.typed_search_attributes.get(SCHEDULED_START_TIME) or info.start_time
-        self._spec = self._spec.model_copy(update={"name": render_run_name(self._spec.name, when)})
-        workflow.upsert_search_attributes([sa.RUN_NAME.value_set(self._spec.name)])
 
     async def _drive(self) -> RunResult:
         """Follow the run to its end and conclude it."""
@@ -280,9 +279,9 @@ class TrainingRun:
         creation = workflow.start_activity_method(
             JobActivities.create_or_adopt_job,
             StartJobInput(
-                spec=self._spec, marker=f"{info.workflow_id}/{info.first_execution_run_id}"
+                spec=self._spec, marker=run_marker(info.workflow_id, info.first_execution_run_id)
             ),
-            start_to_close_timeout=timedelta(seconds=60),
+            start_to_close_timeout=CREATE_JOB_START_TO_CLOSE,
             retry_policy=START_RETRY,
             summary=f"create job {self._spec.name} ({self._spec.model})"[:200],
         )
@@ -294,7 +293,9 @@ class TrainingRun:
                 self._job = await creation
             raise
         except ActivityError as exc:
-            raise _RunEnds(f"could not create the job: {_why(exc)}", "StartFailed") from exc
+            raise _RunEnds(
+                f"could not create the job: {activity_failure_text(exc)}", FailureType.START_FAILED
+            ) from exc
         self._job = job
         self._progress.phase = Phase.QUEUED
         workflow.upsert_search_attributes([sa.JOB_ID.value_set(job.job_id)])
@@ -342,37 +343,16 @@ class TrainingRun:
 
     def _until_deadline(self) -> timedelta | None:
         """Time left before the nearest deadline; records a stop when one has passed."""
-        deadlines = self._spec.deadlines
-        origin = self._progress.origin_epoch
-        if deadlines is None or origin is None:
-            return None
-        elapsed = workflow.now().timestamp() - origin
-        limits = []
-        if deadlines.max_duration is not None:
-            limits.append(("maxDuration", deadlines.max_duration))
-        if deadlines.max_queued is not None and self._progress.phase in (
-            Phase.SUBMITTING,
-            Phase.QUEUED,
-        ):
-            limits.append(("maxQueued", deadlines.max_queued))
-        if not limits:
-            return None
-        name, limit = min(limits, key=lambda item: item[1])
-        if elapsed < limit:
-            return timedelta(seconds=limit - elapsed)
-        what = (
-            "the run took longer than" if name == "maxDuration" else "training did not start within"
+        verdict = check_deadlines(
+            self._spec.deadlines,
+            origin_epoch=self._progress.origin_epoch,
+            now_epoch=workflow.now().timestamp(),
+            phase=self._progress.phase,
         )
-        self._request_stop(
-            StopDecision(
-                kind=StopKind.DEADLINE,
-                reason=f"deadline {name}: {what} {limit:g}s",
-                requested_by="deadlines",
-                rule=name,
-                values={"limitSeconds": limit, "elapsedSeconds": round(elapsed, 3)},
-            )
-        )
-        return None
+        if isinstance(verdict, StopDecision):
+            self._request_stop(verdict)
+            return None
+        return verdict
 
     def _should_continue_as_new(self) -> bool:
         info = workflow.info()
@@ -387,8 +367,9 @@ class TrainingRun:
         except ActivityError as exc:
             snapshot = await self._read_status(job)
             raise _RunEnds(
-                f"lost the job's event stream ({_why(exc)}); the job is {snapshot.status}",
-                "FollowFailed",
+                f"lost the job's event stream ({activity_failure_text(exc)}); "
+                f"the job is {snapshot.status}",
+                FailureType.FOLLOW_FAILED,
             ) from exc
         self._apply(outcome.tail)
         return outcome
@@ -397,8 +378,8 @@ class TrainingRun:
         return await workflow.execute_activity_method(
             JobActivities.read_job_status,
             job.job_id,
-            start_to_close_timeout=timedelta(seconds=30),
-            retry_policy=RetryPolicy(maximum_attempts=5),
+            start_to_close_timeout=READ_STATUS_START_TO_CLOSE,
+            retry_policy=READ_STATUS_RETRY,
             summary=f"read status of job {job.job_id}",
         )
 
@@ -410,7 +391,9 @@ class TrainingRun:
         # carry). A cancel update waits for the backend, so it would never let handlers
         # finish: a stop ends the wait and takes over.
         await workflow.wait_condition(
-            lambda: (workflow.all_handlers_finished() and not self._work) or self._stop is not None
+            lambda: (
+                (workflow.all_handlers_finished() and self._work.idle()) or self._stop is not None
+            )
         )
         if self._stop is not None:
             return
@@ -432,6 +415,8 @@ class TrainingRun:
         if self._stop is not None or ended:
             return False
         self._stop = decision
+        if decision.kind is StopKind.CRITICAL_HOOK:  # the run fails for this hook
+            self._failure_type = FailureType.CRITICAL_HOOK_FAILED
         workflow.logger.info("stopping run: %s (by %s)", decision.reason, decision.requested_by)
         self._publish()
         return True
@@ -441,7 +426,7 @@ class TrainingRun:
         snapshot = await workflow.execute_activity_method(
             JobActivities.cancel_job,
             job.job_id,
-            start_to_close_timeout=timedelta(seconds=20),
+            start_to_close_timeout=CANCEL_START_TO_CLOSE,
             retry_policy=CANCEL_RETRY,
             summary=f"cancel job {job.job_id}: {reason}"[:200],
         )
@@ -452,17 +437,17 @@ class TrainingRun:
         """Cancel the backend job for the decision in effect; return the run's outcome."""
         assert self._stop is not None
         snapshot = await self._cancel_backend(job)
-        if stream is not None and snapshot.status == "completed" and not stream.done():
+        if stream is not None and snapshot.status is JobState.COMPLETED and not stream.done():
             # The job finished before the cancel landed: keep its last events and artifacts.
             with contextlib.suppress(asyncio.TimeoutError):
                 await workflow.wait_condition(
                     stream.done, timeout=COMPLETED_TAIL_GRACE, timeout_summary="last events"
                 )
         outcome = await self._settle(stream)
-        if snapshot.status == "completed":
-            return self._outcome(outcome or StreamOutcome(tail=[], final_status="completed"))
+        if snapshot.status is JobState.COMPLETED:
+            return self._outcome(outcome or StreamOutcome(tail=[], final_status=JobState.COMPLETED))
         reason = self._stop.reason
-        if snapshot.status == "failed":
+        if snapshot.status is JobState.FAILED:
             # The backend may report a cancelled job as failed; say so rather than guess.
             reason += f" (the backend reports the job failed: {snapshot.error or 'no error given'})"
         return self._stop.run_status, reason
@@ -504,22 +489,18 @@ class TrainingRun:
     def _apply(self, events: list[RunEvent]) -> None:
         """Apply relayed events once each, and start what each new event calls for."""
         max_points = self._spec.orchestration.metrics_points
-        logs: list[LogEntry] = []
+        logs: list[RunEvent] = []
         applied = [e for e in events if apply_event(self._progress, e, max_points)]
         for event in applied:
             if event.type == EventType.LOG:
-                logs.append(_log_entry(event))
+                logs.append(event)
                 self._judge(event)
             elif event.type == EventType.STARTED:
-                self._hook_later(
-                    StartedArgs(
-                        **self._hook_ids(), model=self._spec.model, max_steps=self._spec.max_steps
-                    )
-                )
+                self._hooks.started(self._job)
             elif event.type == EventType.CHECKPOINT and event.step is not None:
                 self._checkpoint_saved(event.step, event.artifacts or [])
         if logs:
-            self._hook_later(LogBatchArgs(**self._hook_ids(), logs=logs))
+            self._hooks.logged(self._job, logs)
         if applied:
             self._publish()
 
@@ -533,16 +514,9 @@ class TrainingRun:
     def _checkpoint_saved(self, step: int, artifacts: list[Any]) -> None:
         job = self._job
         assert job is not None
-        if self._spec.evals is not None:
-            self._spawn(self._evaluate(job, step))
-        self._hook_later(CheckpointArgs(**self._hook_ids(), step=step, artifacts=artifacts))
-
-    def _hook_ids(self) -> dict[str, Any]:
-        return {
-            "run_name": self._spec.name,
-            "job_id": self._job.job_id if self._job else None,
-            "workflow_id": workflow.info().workflow_id,
-        }
+        # The evaluation first: recorded histories schedule its activity before the hook's.
+        self._evaluator.checkpoint_saved(job, step)
+        self._hooks.checkpoint_saved(job, step, artifacts)
 
     def _outcome(self, outcome: StreamOutcome) -> tuple[RunStatus, str]:
         """The run's status and reason from how the job's stream ended."""
@@ -551,9 +525,9 @@ class TrainingRun:
             return RunStatus.COMPLETED, "training completed"
         if terminal is not None:
             return RunStatus.FAILED, terminal.error or "training failed"
-        if outcome.final_status == "completed":
+        if outcome.final_status is JobState.COMPLETED:
             return RunStatus.COMPLETED, "job completed (confirmed by the job's status)"
-        if outcome.final_status == "cancelled":
+        if outcome.final_status is JobState.CANCELLED:
             return RunStatus.CANCELLED, "the job was cancelled outside this workflow"
         return (
             RunStatus.FAILED,
@@ -574,149 +548,13 @@ class TrainingRun:
         turn the run into a failure.
         """
         self._conclude(job, status, reason)
-        await self._drain_work()
-        hook = await self._run_hook(self._end_hook_args(job, status, reason))
+        await self._work.drain(WORK_IN_FLIGHT_GRACE)
+        hook = await self._hooks.run_end_hook(job, status, reason)
         if hook is not None and not hook.ok and hook.critical and status is not RunStatus.FAILED:
             status, reason = RunStatus.FAILED, f"critical hook failed: {hook.error}"
-            self._failure_type = CRITICAL_HOOK_FAILED
-        await self._notify(NotifyEvent(status.value), job, status, reason)
+            self._failure_type = FailureType.CRITICAL_HOOK_FAILED
+        await self._notifier.notify(NotifyEvent(status.value), job, status, reason)
         return self._conclude(job, status, reason)
-
-    async def _drain_work(self) -> None:
-        with contextlib.suppress(asyncio.TimeoutError):
-            await workflow.wait_condition(
-                lambda: not self._work,
-                timeout=WORK_IN_FLIGHT_GRACE,
-                timeout_summary="evaluations and hooks in flight",
-            )
-        for task in list(self._work):
-            task.cancel()  # past the grace: recorded as unfinished by their absence
-
-    # -- evaluations, hooks, notifications ---------------------------------------
-
-    def _spawn(self, work: Coroutine[Any, Any, object]) -> None:
-        task = asyncio.create_task(work)
-        self._work.add(task)
-        task.add_done_callback(self._work.discard)
-
-    async def _evaluate(self, job: JobRef, step: int) -> None:
-        suite = self._spec.evals
-        assert suite is not None
-        request = EvalInput(job_id=job.job_id, step=step, suite=suite, base_model=self._spec.model)
-        async with self._eval_slots:
-            try:
-                evaluation = await workflow.execute_activity_method(
-                    EvalActivities.evaluate_checkpoint,
-                    request,
-                    start_to_close_timeout=timedelta(seconds=suite.timeout_seconds),
-                    heartbeat_timeout=timedelta(seconds=min(60.0, suite.timeout_seconds)),
-                    retry_policy=EVAL_RETRY,
-                    summary=f"evaluate checkpoint {step} ({len(suite.cases)} cases)",
-                )
-            except ActivityError as exc:
-                evaluation = CheckpointEval.errored(request, _why(exc))
-        self._record_evaluation(evaluation, job)
-
-    def _record_evaluation(self, evaluation: CheckpointEval, job: JobRef) -> None:
-        evals = self._progress.evals
-        before = best_checkpoint(evals)
-        evals.append(evaluation)
-        evals.sort(key=lambda e: e.step)
-        regression = _regression(before, evaluation)
-        if regression is not None:
-            self._spawn(self._notify(NotifyEvent.EVAL_REGRESSION, job, None, regression))
-        rules = self._spec.stop_rules
-        if rules is not None:
-            scores = [(e.step, e.score) for e in evals if e.error is None and e.score is not None]
-            verdict = observe_evals(rules, scores)
-            if verdict is not None:
-                self._request_stop(verdict)
-        self._publish()
-
-    def _hook_later(self, args: HookArgs) -> None:
-        if self._spec.hooks is not None and self._spec.hooks.call_for(args) is not None:
-            self._spawn(self._run_hook(args))
-
-    async def _run_hook(self, args: HookArgs | None) -> HookOutcome | None:
-        """Run the spec's hook for this event, if any; record a failure; a critical one stops."""
-        call = self._spec.hooks.call_for(args) if self._spec.hooks and args else None
-        if call is None:
-            return None
-        try:
-            outcome = await workflow.execute_activity_method(
-                HookActivities.run_hook,
-                call,
-                start_to_close_timeout=call.start_to_close_timeout,
-                retry_policy=call.retry_policy,
-                summary=call.summary[:200],
-            )
-        except ActivityError as exc:
-            outcome = HookOutcome.failure(call, exc)
-            self._progress.hook_failures.append(outcome)
-            if outcome.critical and self._request_stop(
-                StopDecision(
-                    kind=StopKind.CRITICAL_HOOK,
-                    reason=f"critical hook failed: {outcome.error}",
-                    requested_by="hooks",
-                    rule=call.event.spec_key,
-                )
-            ):
-                self._failure_type = CRITICAL_HOOK_FAILED
-        return outcome
-
-    def _end_hook_args(self, job: JobRef | None, status: RunStatus, reason: str) -> HookArgs:
-        common = self._hook_ids()
-        if status is RunStatus.COMPLETED:
-            best = best_checkpoint(self._progress.evals)
-            terminal = self._progress.terminal_event
-            return CompletedArgs(
-                **common,
-                artifacts=(terminal.artifacts or []) if terminal else [],
-                metrics=self._progress.summary.model_dump(),
-                best_checkpoint=best.model_dump(mode="json") if best else None,
-            )
-        if status is RunStatus.FAILED:
-            return FailedArgs(**common, error=reason)
-        return CancelledArgs(**common, status=status.value, reason=reason)  # type: ignore[arg-type]
-
-    async def _notify(
-        self, event: NotifyEvent, job: JobRef | None, status: RunStatus | None, reason: str
-    ) -> None:
-        """Send the spec's notifications for ``event``: decided once per run and event."""
-        if event.value in self._progress.notified or not self._spec.notifications:
-            return
-        self._progress.notified.append(event.value)
-        best = best_checkpoint(self._progress.evals)
-        context = NotificationContext(
-            workflow_id=workflow.info().workflow_id,
-            run_name=self._spec.name,
-            event=event,
-            status=status.value if status else self._progress.phase.value,
-            reason=reason,
-            job_id=job.job_id if job else None,
-            steps=self._progress.summary.steps,
-            max_steps=self._spec.max_steps,
-            last_loss=self._progress.summary.last_loss,
-            best_eval_score=best.score if best else None,
-            best_eval_step=best.step if best else None,
-        )
-        deliveries = await asyncio.gather(
-            *(self._deliver(n) for n in plan_notifications(self._spec.notifications, context))
-        )
-        self._progress.deliveries.extend(deliveries)
-
-    async def _deliver(self, notification: NotificationInput) -> DeliveryRecord:
-        try:
-            return await workflow.execute_activity_method(
-                NotifyActivities.send_notification,
-                notification,
-                # The POST itself times out after 10 s; this bounds a lost worker.
-                start_to_close_timeout=timedelta(seconds=15),
-                retry_policy=NOTIFY_RETRY,
-                summary=notification.summary[:200],
-            )
-        except ActivityError as exc:
-            return DeliveryRecord.failure(notification, exc, NOTIFY_ATTEMPTS)
 
     def _result(self, job: JobRef | None, status: RunStatus, reason: str) -> RunResult:
         terminal = self._progress.terminal_event
@@ -738,9 +576,9 @@ class TrainingRun:
             continued_as_new=self._links,
         )
 
-    def _ack(self, outcome: str) -> CancelAck:
+    def _ack(self, outcome: CancelOutcome) -> CancelAck:
         confirmed, finished = self._confirmed, self._finished
-        if outcome != "already_finished":
+        if outcome is not CancelOutcome.ALREADY_FINISHED:
             reason = self._stop_reason()
         elif finished is not None:
             reason = finished.reason
@@ -771,55 +609,15 @@ class TrainingRun:
             updates.append(sa.BEST_EVAL.value_set(best.score or 0.0))
         if updates:
             workflow.upsert_search_attributes(updates)
-        workflow.set_current_details(self._details_markdown())
-
-    def _details_markdown(self) -> str:
-        progress, summary = self._progress, self._progress.summary
-        total = f"/{self._spec.max_steps}" if self._spec.max_steps else ""
-        lines = [
-            f"**{self._spec.name}** · phase **{progress.phase.value}**",
-            f"- job: `{self._job.job_id if self._job else '-'}`",
-            f"- step: {summary.steps}{total}",
-            f"- loss: {_fmt(summary.last_loss)} (min {_fmt(summary.min_loss)})",
-            f"- eval loss: {_fmt(summary.last_eval_loss)}",
-            f"- checkpoints: {', '.join(str(c.step) for c in progress.checkpoints) or 'none yet'}",
-        ]
-        if self._stop is not None:
-            lines.append(f"- stopping: {self._stop.reason} (by {self._stop.requested_by})")
-        if self._links:
-            lines.append(f"- continued as new: {self._links} times")
-        if progress.evals:
-            lines += ["", "**evaluations**", "", eval_table_markdown(progress.evals)]
-        return "\n".join(lines)
+        workflow.set_current_details(
+            details_markdown(
+                self._spec, progress, job=self._job, stop=self._stop, links=self._links
+            )
+        )
 
 
-def _regression(best: CheckpointEval | None, latest: CheckpointEval) -> str | None:
-    """Why ``latest`` is a regression from the best earlier checkpoint, if it is one."""
-    if best is None or best.score is None or latest.score is None or latest.step < best.step:
-        return None
-    if latest.score >= best.score:
-        return None
-    return (
-        f"checkpoint {latest.step} scored {latest.score:.3f}, below the best "
-        f"{best.score:.3f} (checkpoint {best.step})"
-    )
-
-
-def _log_entry(log: RunEvent) -> LogEntry:
-    return LogEntry(
-        step=log.step or 0,
-        loss=log.loss,
-        eval_loss=log.eval_loss,
-        learning_rate=log.learning_rate,
-        epoch=log.epoch,
-        samples_per_second=log.samples_per_second,
-    )
-
-
-def _why(error: ActivityError) -> str:
-    cause = error.cause
-    return cause.message if isinstance(cause, ApplicationError) else str(cause or error)
-
-
-def _fmt(value: float | None) -> str:
-    return "-" if value is None else f"{value:.4f}"
+def _scheduled_name(spec: RunSpec) -> RunSpec:
+    """``nightly-{date}`` rendered once, with the scheduled time when a Schedule started us."""
+    info = workflow.info()
+    when = info.typed_search_attributes.get(SCHEDULED_START_TIME) or info.start_time
+    return spec.model_copy(update={"name": render_run_name(spec.name, when)})

@@ -1,1 +1,66 @@
-"""The Temporal client API: start, follow, list and cancel runs; schedules; the reaper; setup."""
+"""The Python API: start, follow, list and cancel runs; schedules; the reaper; setup.
+
+Import from here, not from the modules inside (their layout may change)::
+
+    from arkor_temporal.client import TemporalSettings, load_spec, start_run, wait_for_result
+
+Nothing in this package imports workflow or activity code: runs are addressed by
+the names in :mod:`arkor_temporal.core.names`, so a client needs no worker code.
+"""
+
+from arkor_temporal.client.connection import (
+    ConnectionSettingsError,
+    TemporalSettings,
+    TemporalUnavailableError,
+)
+from arkor_temporal.client.reaper import install_reaper, reap_now
+from arkor_temporal.client.runs import (
+    RunFilter,
+    RunHandle,
+    RunInfo,
+    RunNotFoundError,
+    RunRow,
+    Snapshot,
+    cancel_run,
+    describe_run,
+    exit_code,
+    follow_run,
+    get_run,
+    list_runs,
+    start_run,
+    wait_for_result,
+)
+from arkor_temporal.client.setup import register_search_attributes
+from arkor_temporal.core.models import CancelAck, RunResult, RunStatus, StatusView
+from arkor_temporal.core.spec import RunSpec, SpecError, load_spec, parse_spec
+
+__all__ = [
+    "CancelAck",
+    "ConnectionSettingsError",
+    "RunFilter",
+    "RunHandle",
+    "RunInfo",
+    "RunNotFoundError",
+    "RunResult",
+    "RunRow",
+    "RunSpec",
+    "RunStatus",
+    "Snapshot",
+    "SpecError",
+    "StatusView",
+    "TemporalSettings",
+    "TemporalUnavailableError",
+    "cancel_run",
+    "describe_run",
+    "exit_code",
+    "follow_run",
+    "get_run",
+    "install_reaper",
+    "list_runs",
+    "load_spec",
+    "parse_spec",
+    "reap_now",
+    "register_search_attributes",
+    "start_run",
+    "wait_for_result",
+]

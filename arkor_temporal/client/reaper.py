@@ -1,4 +1,4 @@
-"""Installing and running the orphan reaper (see :mod:`workflows.reaper`)."""
+"""Installing and running the orphan reaper (see :mod:`arkor_temporal.workflows.reaper`)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from temporalio.client import (
 )
 
 from arkor_temporal.core.models import ReaperInput, ReaperReport
-from arkor_temporal.workflows.reaper import OrphanReaper
+from arkor_temporal.core.names import WorkflowName
 
 REAPER_SCHEDULE_ID = "arkor-orphan-reaper"
 
@@ -26,7 +26,7 @@ REAPER_SCHEDULE_ID = "arkor-orphan-reaper"
 def reaper_schedule(task_queue: str, every: timedelta) -> Schedule:
     return Schedule(
         action=ScheduleActionStartWorkflow(
-            OrphanReaper.run,
+            WorkflowName.ORPHAN_REAPER,
             ReaperInput(),
             id="arkor-orphan-reaper",
             task_queue=task_queue,
@@ -55,9 +55,11 @@ async def install_reaper(client: Client, task_queue: str, every: timedelta) -> s
 async def reap_now(client: Client, task_queue: str, *, dry_run: bool = False) -> ReaperReport:
     """Run the reaper once and wait for its report."""
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
-    return await client.execute_workflow(
-        OrphanReaper.run,
+    report: ReaperReport = await client.execute_workflow(
+        WorkflowName.ORPHAN_REAPER,
         ReaperInput(dry_run=dry_run),
+        result_type=ReaperReport,
         id=f"arkor-orphan-reaper-manual-{stamp}",
         task_queue=task_queue,
     )
+    return report

@@ -43,6 +43,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from arkor_temporal.core import search_attributes as sa
 from arkor_temporal.core.models import (
     CancelAck,
+    CancelOutcome,
     CancelRequest,
     EventLedger,
     MetricPoint,
@@ -53,12 +54,12 @@ from arkor_temporal.core.models import (
     RunStatus,
     StatusView,
 )
+from arkor_temporal.core.names import TrainingRunMessage, WorkflowName
 from arkor_temporal.core.naming import slug
 from arkor_temporal.core.spec import RunSpec
-from arkor_temporal.workflows.training_run import TrainingRun
 
-RunHandle = WorkflowHandle[TrainingRun, RunResult]
-WORKFLOW_TYPE = "TrainingRun"
+# By name, not by class: clients never import workflow (or activity) code.
+RunHandle = WorkflowHandle[Any, RunResult]
 # A query needs a live worker; without one the server holds it until this deadline.
 QUERY_TIMEOUT = timedelta(seconds=5)
 
@@ -109,8 +110,9 @@ async def start_run(
     client: Client, spec: RunSpec, *, task_queue: str, workflow_id: str | None = None
 ) -> RunHandle:
     return await client.start_workflow(
-        TrainingRun.run,
+        WorkflowName.TRAINING_RUN,
         RunInput(spec=spec),
+        result_type=RunResult,
         id=workflow_id or default_workflow_id(spec),
         task_queue=task_queue,
         search_attributes=start_attributes(spec),
@@ -121,7 +123,7 @@ async def start_run(
 
 def get_run(client: Client, workflow_id: str) -> RunHandle:
     """A handle on an existing run (no call is made until it is used)."""
-    return client.get_workflow_handle_for(TrainingRun.run, workflow_id)
+    return client.get_workflow_handle(workflow_id, result_type=RunResult)
 
 
 # -- inspecting -----------------------------------------------------------------
@@ -182,7 +184,7 @@ async def describe_run(handle: RunHandle) -> RunInfo:
         if exc.status == RPCStatusCode.NOT_FOUND:
             raise RunNotFoundError(handle.id) from None
         raise
-    if description.workflow_type != WORKFLOW_TYPE:
+    if description.workflow_type != WorkflowName.TRAINING_RUN:
         raise RunNotFoundError(handle.id)
     row = RunRow.of(description)
     running = row.running
@@ -195,7 +197,7 @@ async def describe_run(handle: RunHandle) -> RunInfo:
     )
 
 
-async def _query(handle: RunHandle, query: Any, result_type: type | None = None) -> Any:
+async def _query(handle: RunHandle, query: str, result_type: type) -> Any:
     """A query's answer, or None when no worker can answer in time."""
     try:
         return await handle.query(query, result_type=result_type, rpc_timeout=QUERY_TIMEOUT)
@@ -212,13 +214,15 @@ async def _query(handle: RunHandle, query: Any, result_type: type | None = None)
 
 async def query_status(handle: RunHandle) -> StatusView | None:
     """Live status, or None when no worker can answer."""
-    status: StatusView | None = await _query(handle, TrainingRun.status)
+    status: StatusView | None = await _query(handle, TrainingRunMessage.STATUS, StatusView)
     return status
 
 
 async def query_metrics(handle: RunHandle) -> list[MetricPoint]:
     """The downsampled metrics series (empty when no worker can answer)."""
-    series: list[MetricPoint] | None = await _query(handle, TrainingRun.metrics)
+    series: list[MetricPoint] | None = await _query(
+        handle, TrainingRunMessage.METRICS, list[MetricPoint]
+    )
     return series or []
 
 
@@ -263,7 +267,7 @@ class RunFilter:
     extra: str | None = None  # a raw List Filter, ANDed
 
     def query(self) -> str:
-        clauses = [f"WorkflowType = {_quote(WORKFLOW_TYPE)}"]
+        clauses = [f"WorkflowType = {_quote(WorkflowName.TRAINING_RUN)}"]
         if self.phase:
             clauses.append(f"{sa.PHASE.name} = {_quote(self.phase)}")
         if self.model:
@@ -358,10 +362,11 @@ async def cancel_run(
     for attempt in range(CANCEL_DELIVERY_ATTEMPTS):
         try:
             if use_signal:
-                await handle.signal(TrainingRun.request_cancel, request)
+                await handle.signal(TrainingRunMessage.REQUEST_CANCEL, request)
                 return None
-            # By name: the SDK's typing of an async update with a validator does not match.
-            ack: CancelAck = await handle.execute_update("cancel", request, result_type=CancelAck)
+            ack: CancelAck = await handle.execute_update(
+                TrainingRunMessage.CANCEL, request, result_type=CancelAck
+            )
             return ack
         except RPCError as exc:
             if exc.status == RPCStatusCode.NOT_FOUND:
@@ -378,7 +383,7 @@ async def cancel_run(
     if result is None:  # closed between the two calls: its end is not recorded yet
         result = await wait_for_result(handle)
     return CancelAck(
-        outcome="already_finished",
+        outcome=CancelOutcome.ALREADY_FINISHED,
         run_status=result.status.value,
         job_id=result.job_id,
         backend_status=None,

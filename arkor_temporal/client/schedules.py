@@ -33,12 +33,12 @@ from temporalio.client import (
 )
 from temporalio.service import RPCError, RPCStatusCode
 
-from arkor_temporal.client.runs import WORKFLOW_TYPE, run_details, run_summary, start_attributes
+from arkor_temporal.client.runs import run_details, run_summary, start_attributes
 from arkor_temporal.core.durations import parse_duration
 from arkor_temporal.core.models import RunInput
+from arkor_temporal.core.names import WorkflowName
 from arkor_temporal.core.naming import slug
 from arkor_temporal.core.spec import RunSpec
-from arkor_temporal.workflows.training_run import TrainingRun
 
 OVERLAP_POLICIES = {
     "skip": ScheduleOverlapPolicy.SKIP,
@@ -162,7 +162,7 @@ def build_schedule(
     """A Schedule whose every action is an ordinary training run of ``spec``."""
     return Schedule(
         action=ScheduleActionStartWorkflow(
-            TrainingRun.run,
+            WorkflowName.TRAINING_RUN,
             RunInput(spec=spec),
             id=f"train-{slug(name) or 'scheduled'}",
             task_queue=task_queue,
@@ -252,7 +252,10 @@ async def describe_schedule(client: Client, name: str) -> ScheduleView:
         raise
     schedule, info = description.schedule, description.info
     action = schedule.action
-    if not isinstance(action, ScheduleActionStartWorkflow) or action.workflow != WORKFLOW_TYPE:
+    if (
+        not isinstance(action, ScheduleActionStartWorkflow)
+        or action.workflow != WorkflowName.TRAINING_RUN
+    ):
         raise ScheduleNotFoundError(name)
     [run_input] = await client.data_converter.decode(action.args, [RunInput])
     summary = action.static_summary
@@ -304,7 +307,7 @@ async def list_schedules(client: Client) -> list[ScheduleRow]:
     async for entry in await client.list_schedules():
         listed = entry.schedule
         action = listed.action if listed else None
-        if listed is None or getattr(action, "workflow", None) != WORKFLOW_TYPE:
+        if listed is None or getattr(action, "workflow", None) != WorkflowName.TRAINING_RUN:
             continue
         recent = entry.info.recent_actions if entry.info else []
         upcoming = entry.info.next_action_times if entry.info else []

@@ -2,7 +2,7 @@
 
 A suite is a list of chat cases run against each checkpoint adapter (and, on
 request, the base model). Generation settings are passed to the backend as
-protocol §5.1 defines them. Each case's answer is scored by its expectation:
+docs/protocol.md §5.1 defines them. Each case's answer is scored by its expectation:
 
 * ``exact``: the answer equals ``value`` (stripped, case-sensitive by default);
 * ``contains``: ``value``, or all of ``values``, appear (partial credit per value);
@@ -35,6 +35,7 @@ from jsonschema.exceptions import SchemaError, best_match
 from jsonschema.validators import validator_for
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from arkor_temporal.core.adapters import adapter_reference
 from arkor_temporal.core.imports import check_import_path, resolve_callable
 from arkor_temporal.core.spec_base import SpecModel
 
@@ -254,7 +255,7 @@ _EXPECTATION_TYPES = ("exact", "contains", "regex", "jsonSchema", "choice", "cus
 
 
 class EvalCase(SpecModel):
-    """One prompt, its generation settings (protocol §5.1, passed through) and its check."""
+    """One prompt, its generation settings (docs/protocol.md §5.1, passed through) and its check."""
 
     name: str = Field(min_length=1, max_length=100)
     messages: list[dict[str, Any]] = Field(min_length=1)
@@ -480,9 +481,7 @@ class EvalInput(_Result):
 
     @property
     def adapter(self) -> dict[str, Any]:
-        if self.kind == "final":
-            return {"kind": "final", "jobId": self.job_id}
-        return {"kind": "checkpoint", "jobId": self.job_id, "step": self.step}
+        return adapter_reference(self.job_id, None if self.kind == "final" else self.step)
 
 
 @dataclass(frozen=True)
@@ -578,41 +577,3 @@ def best_checkpoint(evals: Sequence[CheckpointEval]) -> CheckpointEval | None:
     """Highest score, the earliest step on ties; errored evaluations never count."""
     scored = [e for e in evals if e.error is None and e.score is not None]
     return min(scored, key=lambda e: (-(e.score or 0.0), e.step), default=None)
-
-
-def _cell(text: str, limit: int = 60) -> str:
-    return clip(text.replace("|", "\\|").replace("\n", " "), limit)
-
-
-def eval_table_markdown(evals: Sequence[CheckpointEval], *, max_rows: int = 10) -> str:
-    """A compact table for the Web UI's live details: the latest rows and the best one.
-
-    Length is bounded: at most ``max_rows`` rows (the best is always kept) and
-    every cell clipped.
-    """
-    if not evals:
-        return "_no evaluations yet_"
-    best = best_checkpoint(evals)
-    ordered = sorted(evals, key=lambda e: e.step)
-    shown = ordered[-max_rows:]
-    if best is not None and best not in shown:
-        shown = sorted([best, *shown[1:]], key=lambda e: e.step)
-    lines = [
-        "| step | score | cases | vs base | failing |",
-        "|---:|---:|---:|---:|---|",
-    ]
-    for e in shown:
-        step = f"**{e.step}** ★" if e is best else str(e.step)
-        if e.error is not None:
-            lines.append(f"| {step} | error | - | - | {_cell(e.error)} |")
-            continue
-        failing = ", ".join(c.name for c in e.cases if not c.passed) or "-"
-        delta = f"{e.delta:+.3f}" if e.delta is not None else "-"
-        lines.append(
-            f"| {step} | {e.score or 0.0:.3f} | {e.passed_cases}/{e.total} | {delta} | "
-            f"{_cell(failing)} |"
-        )
-    hidden = len(evals) - len(shown)
-    if hidden:
-        lines.append(f"\n_{hidden} more evaluation(s) not shown_")
-    return "\n".join(lines)

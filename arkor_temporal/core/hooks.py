@@ -28,8 +28,8 @@ onCancelled    ``CancelledArgs``  ``status`` (``cancelled`` or ``stopped``), ``r
 
 ``await args.infer(messages=[...], max_tokens=64, **knobs)`` sends a
 non-streaming ``POST /v1/inference/chat`` to that checkpoint's adapter with the
-worker's Arkor client and returns a ``ChatCompletion``; knobs are the
-protocol's (§5.1; snake_case or camelCase). Like the SDK's, it cannot be
+worker's Arkor client and returns an ``arkor_cloud.ChatCompletion``; knobs are the
+protocol's (docs/protocol.md §5.1; snake_case or camelCase). Like the SDK's, it cannot be
 pointed at another adapter. Call it from an async hook.
 
 Semantics: each call is one activity with ``timeoutSeconds`` per attempt and up
@@ -45,19 +45,17 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self
+from typing import Any, ClassVar, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from temporalio.common import RetryPolicy
 
+from arkor_temporal.core.adapters import adapter_reference
 from arkor_temporal.core.failures import activity_failure_text
 from arkor_temporal.core.imports import check_import_path
+from arkor_temporal.core.metrics import LogEntry
 from arkor_temporal.core.spec_base import SpecModel
 
-if TYPE_CHECKING:
-    from arkor_cloud import ChatCompletion
-
-HOOK_FAILED = "HookFailed"
 # Lets the hook's own timeout fire (with a clear message) before Temporal's.
 _TIMEOUT_GRACE = timedelta(seconds=5)
 
@@ -147,29 +145,23 @@ class StartedArgs(HookArgs):
 
 
 @dataclass(frozen=True, kw_only=True)
-class LogEntry:
-    step: int
-    loss: float | None = None
-    eval_loss: float | None = None
-    learning_rate: float | None = None
-    epoch: float | None = None
-    samples_per_second: float | None = None
-
-
-@dataclass(frozen=True, kw_only=True)
 class LogBatchArgs(HookArgs):
     event = HookEvent.LOG
     logs: list[LogEntry]
+
+    def payload(self) -> dict[str, Any]:
+        return {**super().payload(), "logs": [entry.model_dump() for entry in self.logs]}
 
     @classmethod
     def from_payload(cls, payload: Mapping[str, Any]) -> Self:
         return cls(**{**payload, "logs": [LogEntry(**entry) for entry in payload["logs"]]})
 
 
-Infer = Callable[..., Awaitable["ChatCompletion"]]
+# Returns an ``arkor_cloud.ChatCompletion``; typed loosely so this layer needs no cloud client.
+Infer = Callable[..., Awaitable[Any]]
 
 
-async def _unbound_infer(*_args: Any, **_knobs: Any) -> ChatCompletion:
+async def _unbound_infer(*_args: Any, **_knobs: Any) -> Any:
     raise RuntimeError("infer is bound by the worker when the onCheckpoint hook runs")
 
 
@@ -182,7 +174,7 @@ class CheckpointArgs(HookArgs):
 
     @property
     def adapter(self) -> dict[str, Any]:
-        return {"kind": "checkpoint", "jobId": self.job_id, "step": self.step}
+        return adapter_reference(self.job_id, self.step)
 
     def payload(self) -> dict[str, Any]:
         data = super().payload()

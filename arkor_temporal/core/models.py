@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from arkor_temporal.core.evals import CheckpointEval
 from arkor_temporal.core.hooks import HookOutcome
+from arkor_temporal.core.metrics import LogEntry, LogMetrics
 from arkor_temporal.core.notifications import DeliveryRecord
 from arkor_temporal.core.spec import RunSpec, StopRulesSpec
 
@@ -32,21 +33,21 @@ class EventType(StrEnum):
 TERMINAL_EVENT_TYPES = frozenset({EventType.COMPLETED.value, EventType.FAILED.value})
 
 
-class RunEvent(Model):
-    """One backend event, reduced to the fields the workflow uses."""
+class RunEvent(Model, LogMetrics):
+    """One backend event, reduced to the fields the workflow uses (a log's metrics are flat)."""
 
     event_id: str | None
     type: str
     timestamp: str | None = None
     step: int | None = None
-    loss: float | None = None
-    eval_loss: float | None = None
-    learning_rate: float | None = None
-    epoch: float | None = None
-    samples_per_second: float | None = None
     non_finite_loss: bool = False
     artifacts: list[Any] | None = None
     error: str | None = None
+
+    def log_entry(self) -> LogEntry:
+        """This log's metrics, as hooks and the metrics series take them."""
+        metrics = self.model_dump(include=set(LogMetrics.model_fields))
+        return LogEntry(step=self.step or 0, **metrics)
 
 
 class EventBatch(Model):
@@ -63,9 +64,20 @@ class JobRef(Model):
     adopted: bool = Field(description="true when a retried start found the job already created")
 
 
+class JobState(StrEnum):
+    """A backend job's status as the workflow records it: the API's five, or missing."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    MISSING = "missing"  # the backend answers 404: nothing of the job runs any more
+
+
 class JobSnapshot(Model):
     job_id: str
-    status: str
+    status: JobState
     error: str | None = None
 
 
@@ -89,7 +101,7 @@ class StreamOutcome(Model):
     """What the stream activity returns when the job's stream is over."""
 
     tail: list[RunEvent] = Field(description="events read after the last relayed batch")
-    final_status: str | None = Field(
+    final_status: JobState | None = Field(
         default=None, description="job status confirmed by GET /v1/jobs/:id, when it was asked"
     )
     final_error: str | None = None
@@ -106,6 +118,8 @@ class Phase(StrEnum):
 
 
 class MetricPoint(Model):
+    """One point of the downsampled series: the plotted subset of a :class:`LogEntry`."""
+
     step: int
     loss: float | None = None
     eval_loss: float | None = None
@@ -248,13 +262,16 @@ class CancelRequest(Model):
     requested_by: str = Field(min_length=1, max_length=200)
 
 
+class CancelOutcome(StrEnum):
+    CANCELLED = "cancelled"  # the backend confirmed the cancel
+    ALREADY_FINISHED = "already_finished"  # the run had ended; nothing changed
+    ALREADY_REQUESTED = "already_requested"  # another stop was already in effect
+
+
 class CancelAck(Model):
     """Answer of the ``cancel`` update, given once the backend accepted (or had no need)."""
 
-    outcome: str = Field(
-        description="cancelled: the backend confirmed the cancel; already_finished: the run "
-        "had ended, nothing changed; already_requested: another cancel is in effect"
-    )
+    outcome: CancelOutcome
     run_status: str
     job_id: str | None
     backend_status: str | None = Field(description="job status the backend reported")

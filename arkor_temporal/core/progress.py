@@ -8,7 +8,7 @@ they read), always in stream order per sender, each sender starting at or before
 the workflow's cursor. So the applied events always form a prefix of the stream,
 and an event is new exactly when it moves its kind forward: a log or checkpoint
 at a later step than the last applied one, the first ``training.started``, the
-first terminal event (protocol §14.5).
+first terminal event (docs/protocol.md §14.5).
 """
 
 from __future__ import annotations

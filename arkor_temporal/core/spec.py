@@ -27,6 +27,7 @@ from pydantic.alias_generators import to_camel
 from arkor_temporal.core.durations import parse_duration
 from arkor_temporal.core.evals import EvalSuiteSpec
 from arkor_temporal.core.hooks import HooksSpec
+from arkor_temporal.core.names import MARKER_KEY
 from arkor_temporal.core.notifications import NotificationSpec
 from arkor_temporal.core.spec_base import ENV_NAME, SpecModel
 
@@ -217,7 +218,7 @@ class RunSpec(SpecModel):
     @field_validator("backend")
     @classmethod
     def _backend_keys(cls, value: dict[str, Any]) -> dict[str, Any]:
-        reserved = set(_JOB_CONFIG_KEYS) | {"arkorTemporal"}
+        reserved = set(_JOB_CONFIG_KEYS) | {MARKER_KEY}
         clash = sorted(reserved & set(value))
         if clash:
             raise ValueError(

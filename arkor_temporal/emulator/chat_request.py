@@ -1,4 +1,4 @@
-"""Validation of ``POST /v1/inference/chat`` bodies (protocol §5.1, §5.4).
+"""Validation of ``POST /v1/inference/chat`` bodies (docs/protocol.md §5.1, §5.4).
 
 Every problem is a 4xx ``ApiError``; nothing a client sends can cause a 5xx.
 """
@@ -131,7 +131,7 @@ def _tools(raw: Any) -> list[dict[str, Any]]:
 
 def _tool_choice(raw: Any, tools: list[dict[str, Any]]) -> str | dict[str, Any]:
     if raw is None:
-        return "auto"  # protocol §5.1: tools without toolChoice means "auto"
+        return "auto"  # docs/protocol.md §5.1: tools without toolChoice means "auto"
     if raw in ("auto", "none"):
         return str(raw)
     if not tools:

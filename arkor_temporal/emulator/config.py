@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from arkor_temporal.emulator.faults import Faults
 
 CLIENT_HEADER_FORMAT = r"^arkor/[\w.\-+]+$"
-"""Shape of a well-formed ``X-Arkor-Client`` value (protocol §1.1)."""
+"""Shape of a well-formed ``X-Arkor-Client`` value (docs/protocol.md §1.1)."""
 
 DEPRECATION_WARNING = "Arkor SDK protocol 0.0.3-alpha.1 is deprecated"
 DEPRECATION_SUNSET = "Wed, 01 Jul 2026 00:00:00 GMT"

@@ -1,4 +1,4 @@
-"""Error bodies as the cloud API sends them: ``{"error": "<message>"}`` (§1.2)."""
+"""Error bodies as the cloud API sends them: ``{"error": "<message>"}`` (docs/protocol.md §1.2)."""
 
 from __future__ import annotations
 

@@ -127,7 +127,7 @@ def completion_body(completion: Completion) -> dict[str, Any]:
 
 
 def completion_chunks(completion: Completion) -> Iterator[bytes]:
-    """OpenAI ``chat.completion.chunk`` frames, then ``data: [DONE]`` (protocol §14.10)."""
+    """OpenAI ``chat.completion.chunk`` frames, then ``data: [DONE]`` (docs/protocol.md §14.10)."""
 
     def chunk(delta: dict[str, Any], finish_reason: str | None = None) -> bytes:
         return data_frame(

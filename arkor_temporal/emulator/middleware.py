@@ -2,7 +2,7 @@
 
 * :class:`ConnectionAbortMiddleware` lets a handler cut its TCP connection
   (lost responses, mid-stream drops) so the client sees a transport error;
-* :class:`DeprecationMiddleware` adds the §1.5 headers to every response;
+* :class:`DeprecationMiddleware` adds the docs/protocol.md §1.5 headers to every response;
 * :class:`VersionGateMiddleware` answers 426 without a valid ``X-Arkor-Client``;
 * :class:`GlobalFaultMiddleware` injects global 5xx answers on ``/v1`` routes.
 

@@ -1,7 +1,7 @@
 """Turn a job's config (as POSTed) into the plan its simulation follows.
 
 The real backend owns these semantics; the emulator reads the documented knobs
-(protocol §4.3) with Hugging Face-like defaults and rejects values it cannot
+(docs/protocol.md §4.3) with Hugging Face-like defaults and rejects values it cannot
 simulate with a ``ValueError`` that the API turns into a 400.
 """
 

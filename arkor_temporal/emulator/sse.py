@@ -1,4 +1,4 @@
-"""Server-Sent-Events frame formatting (protocol §3.1).
+"""Server-Sent-Events frame formatting (docs/protocol.md §3.1).
 
 Control frames always carry an empty ``data:`` line: an SSE parser does not
 dispatch a frame whose data buffer is empty, so ``event: end`` alone would be

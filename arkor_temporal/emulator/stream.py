@@ -1,6 +1,6 @@
 """The job event stream body: replay, live tail, pings, ``end`` and stream faults.
 
-Resume rule (protocol §3.4, §14.5): without ``Last-Event-ID`` the whole history
+Resume rule (docs/protocol.md §3.4, §14.5): without ``Last-Event-ID`` the whole history
 is replayed; with it, only events strictly after that id are sent. An id this
 job never issued is treated like no id at all (full replay) rather than 410:
 a client that lost its cursor is better served by a replay it can de-duplicate

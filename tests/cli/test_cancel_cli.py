@@ -6,67 +6,61 @@ import re
 from pathlib import Path
 
 import httpx
-from temporalio.client import Client
 
-from arkor_temporal.activities.context import CloudContext
-from tests.cli.helpers import cli, poll, write_spec
-from tests.workflow.test_training_run import running_worker
-
-SLOW = {"emulator": {"scenario": "slow", "atStep": 1, "slowFactor": 8}}  # ~12 steps/s
+from tests.support.backend import cancel_calls
+from tests.support.cli import POLL_INTERVAL, SLOW_BACKEND, Command, write_spec
+from tests.support.runs import Runs
+from tests.support.waiting import eventually
 
 
-async def started_and_training(client: Client, task_queue: str, spec: Path) -> str:
-    started = await cli("run", "start", str(spec), "--json", client=client, task_queue=task_queue)
+async def started_and_training(command: Command, spec: Path) -> str:
+    started = await command("run", "start", str(spec), "--json")
     workflow_id: str = started.json()["workflow_id"]
 
     async def step() -> int:
-        status = (await cli("run", "status", workflow_id, "--json", client=client)).json()
+        status = (await command("run", "status", workflow_id, "--json")).json()
         return int(status["status"]["step"]) if status["status"] else 0
 
-    await poll(step, lambda s: s > 0)
+    await eventually(
+        step, lambda s: s > 0, within=20, interval=POLL_INTERVAL, what=f"{workflow_id} to train"
+    )
     return workflow_id
 
 
 async def test_cancel_update_answers_after_the_backend_cancel_and_result_exits_3(
-    temporal_client: Client,
-    cloud_context: CloudContext,
-    task_queue: str,
-    tmp_path: Path,
-    inspect: httpx.Client,
+    runs: Runs, command: Command, tmp_path: Path, inspect: httpx.Client
 ) -> None:
-    spec = write_spec(tmp_path, maxSteps=400, backend=SLOW)
-    async with running_worker(temporal_client, cloud_context, task_queue):
-        workflow_id = await started_and_training(temporal_client, task_queue, spec)
-        blank = await cli("run", "cancel", workflow_id, "--reason", " ", client=temporal_client)
+    spec = write_spec(tmp_path, maxSteps=400, backend=SLOW_BACKEND)
+    async with runs.worker():
+        workflow_id = await started_and_training(command, spec)
+        blank = await command("run", "cancel", workflow_id, "--reason", " ")
         assert blank.code == 2 and "refused" in blank.stderr
-        done = await cli(
-            "run", "cancel", workflow_id, "--reason", "bad data", "--by", "ops", "--json",
-            client=temporal_client,
-        )  # fmt: skip
+        done = await command(
+            "run", "cancel", workflow_id, "--reason", "bad data", "--by", "ops", "--json"
+        )
         assert done.code == 0, done.stderr
         ack = done.json()
         assert ack["outcome"] == "cancelled" and ack["job_id"]
-        assert inspect.get(f"/_emulator/jobs/{ack['job_id']}/cancels").json()["cancels"]
-        result = await cli("run", "result", workflow_id, "--json", client=temporal_client)
+        assert cancel_calls(inspect, ack["job_id"])
+        result = await command("run", "result", workflow_id, "--json")
     assert result.code == 3
     assert result.json()["status"] == "cancelled" and "bad data" in result.json()["reason"]
-    again = await cli("run", "cancel", workflow_id, "--reason", "twice", client=temporal_client)
+    again = await command("run", "cancel", workflow_id, "--reason", "twice")
     assert again.code == 0 and "already_finished (run cancelled" in again.stdout
-    unknown = await cli("run", "cancel", "no-such-run", "--reason", "x", client=temporal_client)
+    unknown = await command("run", "cancel", "no-such-run", "--reason", "x")
     assert unknown.code == 2 and "no run with workflow id 'no-such-run'" in unknown.stderr
 
 
 async def test_cancel_signal_ends_a_watched_run_with_exit_3(
-    temporal_client: Client, cloud_context: CloudContext, task_queue: str, tmp_path: Path
+    runs: Runs, command: Command, tmp_path: Path
 ) -> None:
-    spec = write_spec(tmp_path, maxSteps=400, backend=SLOW)
-    async with running_worker(temporal_client, cloud_context, task_queue):
-        workflow_id = await started_and_training(temporal_client, task_queue, spec)
-        signalled = await cli(
-            "run", "cancel", workflow_id, "--reason", "superseded", "--signal",
-            client=temporal_client,
-        )  # fmt: skip
+    spec = write_spec(tmp_path, maxSteps=400, backend=SLOW_BACKEND)
+    async with runs.worker():
+        workflow_id = await started_and_training(command, spec)
+        signalled = await command(
+            "run", "cancel", workflow_id, "--reason", "superseded", "--signal"
+        )
         assert signalled.code == 0 and "cancel signalled" in signalled.stdout
-        watched = await cli("run", "watch", workflow_id, client=temporal_client)
+        watched = await command("run", "watch", workflow_id)
     assert watched.code == 3, watched.stderr
     assert re.search(r"cancelled: .*superseded", watched.stdout), watched.stdout

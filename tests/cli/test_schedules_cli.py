@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from temporalio.client import Client
 
-from arkor_temporal.activities.context import CloudContext
 from arkor_temporal.client.runs import get_run, wait_for_result
 from arkor_temporal.core.models import RunStatus
 from arkor_temporal.core.search_attributes import RUN_NAME
-from tests.cli.helpers import Completed, cli, poll, write_spec
-from tests.workflow.test_training_run import running_worker
+from tests.support.cli import POLL_INTERVAL, Command, Completed, write_spec
+from tests.support.runs import Runs
+from tests.support.waiting import eventually
 
 
 def schedule_name() -> str:
@@ -25,35 +25,50 @@ def schedule_name() -> str:
 class Schedules:
     """The CLI's schedule verbs, bound to one test's client and task queue."""
 
-    def __init__(self, client: Client, task_queue: str) -> None:
-        self.client, self.task_queue = client, task_queue
+    def __init__(self, command: Command) -> None:
+        self.command = command
 
     async def __call__(self, *args: str) -> Completed:
-        return await cli("schedule", *args, client=self.client, task_queue=self.task_queue)
+        return await self.command("schedule", *args)
 
     async def describe(self, name: str) -> dict:
         described: dict = (await self("describe", name, "--json")).json()
         return described
+
+    async def describe_when(
+        self, name: str, ready: Callable[[dict], object], what: str, within: float = 20
+    ) -> dict:
+        """``describe`` until ``ready`` accepts the view (``what`` it shows then)."""
+        return await eventually(
+            lambda: self.describe(name),
+            ready,
+            within=within,
+            interval=POLL_INTERVAL,
+            what=f"schedule {name} to show {what}",
+        )
+
+    async def triggered_action(self, name: str) -> dict:
+        """Trigger the schedule and wait for the action it shows: the run it started."""
+        assert (await self("trigger", name)).code == 0
+        described = await self.describe_when(name, lambda v: v["recent_actions"], "an action")
+        action: dict = described["recent_actions"][0]
+        return action
 
     async def clean_up(self, name: str) -> None:
         """Delete the schedule and terminate what it left running (no worker may be left)."""
         running = (await self.describe(name))["running"]
         assert (await self("delete", name)).code == 0
         for workflow_id in running:
-            await self.client.get_workflow_handle(workflow_id).terminate("test over")
+            await self.command.client.get_workflow_handle(workflow_id).terminate("test over")
 
 
 @pytest.fixture
-def schedules(temporal_client: Client, task_queue: str) -> Schedules:
-    return Schedules(temporal_client, task_queue)
+def schedules(command: Command) -> Schedules:
+    return Schedules(command)
 
 
 async def test_create_describe_list_trigger_delete(
-    schedules: Schedules,
-    temporal_client: Client,
-    cloud_context: CloudContext,
-    task_queue: str,
-    tmp_path: Path,
+    schedules: Schedules, runs: Runs, command: Command, tmp_path: Path
 ) -> None:
     name, spec = schedule_name(), write_spec(tmp_path, maxSteps=40)
     created = await schedules("create", name, str(spec), "--every", "1h", "--json")
@@ -62,23 +77,23 @@ async def test_create_describe_list_trigger_delete(
     assert (view["timing"], view["overlap"], view["paused"]) == ("every 1:00:00", "skip", False)
     assert len(view["next_action_times"]) >= 3 and view["recent_actions"] == []
     assert view["summary"].startswith(f"[{name}] Fine-tune cli-")
-    assert view["workflow_id_prefix"] == f"train-{name}" and view["task_queue"] == task_queue
+    assert view["workflow_id_prefix"] == f"train-{name}" and view["task_queue"] == runs.task_queue
 
-    listed = await poll(
+    await eventually(
         lambda: schedules("list", "--json"),
         lambda done: name in [row["name"] for row in done.json()],
+        within=20,
+        interval=POLL_INTERVAL,
+        what=f"`schedule list` to show {name}",
     )
-    assert name in [row["name"] for row in listed.json()]
     assert name in (await schedules("list")).stdout
 
-    async with running_worker(temporal_client, cloud_context, task_queue):
-        assert (await schedules("trigger", name)).code == 0
-        described = await poll(lambda: schedules.describe(name), lambda v: v["recent_actions"])
-        workflow_id = described["recent_actions"][0]["workflow_id"]
+    async with runs.worker():
+        workflow_id = (await schedules.triggered_action(name))["workflow_id"]
         assert workflow_id.startswith(f"train-{name}-")
-        result = await wait_for_result(get_run(temporal_client, workflow_id))
+        result = await wait_for_result(get_run(runs.client, workflow_id))
     assert result.status is RunStatus.COMPLETED and result.metrics.steps == 40
-    status = (await cli("run", "status", workflow_id, "--json", client=temporal_client)).json()
+    status = (await command("run", "status", workflow_id, "--json")).json()
     assert status["summary"] == view["summary"], "a scheduled run is an ordinary run"
     text = await schedules("describe", name)
     assert workflow_id in text.stdout and "every 1:00:00" in text.stdout
@@ -104,8 +119,10 @@ async def test_paused_schedule_starts_nothing_until_unpaused(
     assert (view["paused"], view["note"]) == (True, "data refresh pending")
     assert view["actions_taken"] == taken, "a paused schedule starts no run"
     assert (await schedules("unpause", name)).code == 0
-    resumed = await poll(lambda: schedules.describe(name), lambda v: v["actions_taken"] > taken)
-    assert not resumed["paused"] and resumed["actions_taken"] > taken
+    resumed = await schedules.describe_when(
+        name, lambda v: v["actions_taken"] > taken, "a new action"
+    )
+    assert not resumed["paused"]
     await schedules.clean_up(name)
 
 
@@ -116,39 +133,38 @@ async def test_overlap_skip_prevents_a_second_concurrent_run(
     name = schedule_name()
     assert (await schedules("create", name, str(write_spec(tmp_path)), "--every", "1d")).code == 0
     assert (await schedules("trigger", name)).code == 0
-    await poll(lambda: schedules.describe(name), lambda v: v["running"])
+    await schedules.describe_when(name, lambda v: v["running"], "a running workflow")
     assert (await schedules("trigger", name)).code == 0
-    view = await poll(lambda: schedules.describe(name), lambda v: v["skipped_overlap"] >= 1)
+    view = await schedules.describe_when(
+        name, lambda v: v["skipped_overlap"] >= 1, "a skipped overlap"
+    )
     assert (view["actions_taken"], len(view["running"]), view["skipped_overlap"]) == (1, 1, 1)
     await schedules.clean_up(name)
 
 
 async def test_backfill_runs_the_missed_intervals_one_after_another(
-    schedules: Schedules,
-    temporal_client: Client,
-    cloud_context: CloudContext,
-    task_queue: str,
-    tmp_path: Path,
+    schedules: Schedules, runs: Runs, tmp_path: Path
 ) -> None:
     name = schedule_name()
     assert (await schedules("create", name, str(write_spec(tmp_path)), "--every", "1h")).code == 0
     hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=3)
     start, end = hour + timedelta(minutes=30), hour + timedelta(hours=2, minutes=30)  # 2 hours
-    async with running_worker(temporal_client, cloud_context, task_queue):
+    async with runs.worker():
         done = await schedules(
             "backfill", name, "--from", start.isoformat(), "--to", end.isoformat()
         )
         assert done.code == 0, done.stderr
-        view = await poll(
-            lambda: schedules.describe(name),
+        view = await schedules.describe_when(
+            name,
             lambda v: len(v["recent_actions"]) == 2 and not v["running"],
-            timeout=30,
+            "two finished actions",
+            within=30,
         )
     ids = [action["workflow_id"] for action in view["recent_actions"]]
     assert len(ids) == 2 and all(i.startswith(f"train-{name}-") for i in ids)
     assert all(i.endswith(":00:00Z") for i in ids), "named after the scheduled hours"
     for workflow_id in ids:
-        result = await wait_for_result(get_run(temporal_client, workflow_id))
+        result = await wait_for_result(get_run(runs.client, workflow_id))
         assert result.status is RunStatus.COMPLETED
     await schedules.clean_up(name)
 
@@ -187,11 +203,7 @@ async def test_bad_schedule_arguments_are_refused_clearly(
 
 
 async def test_scheduled_run_names_are_rendered_with_the_scheduled_time(
-    schedules: Schedules,
-    temporal_client: Client,
-    cloud_context: CloudContext,
-    task_queue: str,
-    tmp_path: Path,
+    schedules: Schedules, runs: Runs, tmp_path: Path
 ) -> None:
     name, spec = schedule_name(), write_spec(tmp_path, maxSteps=20)
     created = await schedules(
@@ -199,11 +211,9 @@ async def test_scheduled_run_names_are_rendered_with_the_scheduled_time(
     )
     assert created.code == 0, created.stderr
     try:
-        async with running_worker(temporal_client, cloud_context, task_queue):
-            assert (await schedules("trigger", name)).code == 0
-            described = await poll(lambda: schedules.describe(name), lambda v: v["recent_actions"])
-            action = described["recent_actions"][0]
-            handle = get_run(temporal_client, action["workflow_id"])
+        async with runs.worker():
+            action = await schedules.triggered_action(name)
+            handle = get_run(runs.client, action["workflow_id"])
             result = await wait_for_result(handle)
         scheduled = datetime.fromisoformat(action["scheduled_at"]).astimezone(UTC)
         assert result.run_name == f"nightly-{scheduled:%Y-%m-%d}"

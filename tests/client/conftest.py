@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from pydantic import SecretStr
 
 from arkor_cloud import ClientSettings
 from arkor_temporal.emulator import EmulatorConfig, EmulatorServer
+from tests.support.settings import emulator_settings
 
 
 @pytest.fixture(scope="module")
@@ -20,10 +20,4 @@ def emu() -> Iterator[EmulatorServer]:
 
 @pytest.fixture
 def emu_settings(emu: EmulatorServer) -> ClientSettings:
-    return ClientSettings(
-        base_url=emu.base_url,
-        token=SecretStr("emu-token"),
-        org_slug="emu-org",
-        project_slug="emu-project",
-        timeout=5.0,
-    )
+    return emulator_settings(emu.base_url, timeout=5.0)

@@ -1,4 +1,4 @@
-"""Request shape, error classification and decoding of `ArkorClient` (§1, §2, §5)."""
+"""`ArkorClient`: request shape, error classification, decoding (docs/protocol.md §1, §2, §5)."""
 
 from __future__ import annotations
 
@@ -25,8 +25,7 @@ from arkor_cloud import (
     UnsupportedClientError,
     is_transient,
 )
-
-from .scripted import SETTINGS, TOKEN, job, responder
+from tests.support.scripted import SETTINGS, TOKEN, job, responder
 
 
 def reply(status: int, body: object = None, **headers: str) -> httpx.Response:

@@ -154,7 +154,7 @@ async def test_identity_and_project_routes(emu_settings: ClientSettings) -> None
         cli = await client.get_cli_config()
         assert cli.auth0_domain is None and cli.callback_ports == []
         me = await client.me()
-        assert "emu-org" in [o.slug for o in me.orgs]
+        assert emu_settings.org_slug in [o.slug for o in me.orgs]
         created = await client.create_project("Demo", "demo-routes")
         assert created.slug == "demo-routes"
         assert "demo-routes" in [p.slug for p in await client.list_projects()]

@@ -1,4 +1,4 @@
-"""The reconnect algorithm of §3.5 and the decisions §14.4 to §14.9, on scripted streams."""
+"""docs/protocol.md §3.5 (reconnecting) and §14.4 to §14.9, on scripted streams."""
 
 from __future__ import annotations
 
@@ -23,8 +23,8 @@ from arkor_cloud import (
     UnknownEvent,
     UnsupportedClientError,
 )
-
-from .scripted import END, PING, TOKEN, Backend, Status, Stream, frame, throw
+from tests.support.scripted import END, PING, TOKEN, Backend, Status, Stream, frame, throw
+from tests.support.waiting import eventually
 
 
 async def no_sleep(_delay: float) -> None:
@@ -347,9 +347,11 @@ async def test_cancel_during_read_closes_the_connection() -> None:
         async for event in f:
             seen.append(event)
 
+    async def events_seen() -> list[StreamEvent]:
+        return seen
+
     task = asyncio.create_task(consume())
-    while not seen:
-        await asyncio.sleep(0.001)
+    await eventually(events_seen, within=5, interval=0.001, what="the first event")
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
@@ -359,9 +361,12 @@ async def test_cancel_during_read_closes_the_connection() -> None:
 async def test_cancel_during_backoff_propagates() -> None:
     backend = Backend([throw(), throw()])
     f = EventFollower(backend.client(), "j1", policy=ReconnectPolicy(base_delay=30.0))
+
+    async def backoffs() -> list[float]:
+        return f.delays
+
     task = asyncio.create_task(collect(f))
-    while not f.delays:
-        await asyncio.sleep(0.001)
+    await eventually(backoffs, within=5, interval=0.001, what="the first backoff")
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task

@@ -11,8 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from arkor_cloud import EventFollower, ReconnectPolicy, StreamEvent
-
-from .scripted import Backend, Stream
+from tests.support.scripted import Backend, Stream
 
 JUNK = [
     "data: {bad",

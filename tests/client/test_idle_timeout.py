@@ -1,4 +1,4 @@
-"""§14.7 over a real socket: a connection that goes silent (no pings either) is dropped."""
+"""docs/protocol.md §14.7 over a real socket: a silent connection (no pings either) is dropped."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Settings resolution (§6, §14.2) and secret hygiene."""
+"""Settings resolution (docs/protocol.md §6, §14.2) and secret hygiene."""
 
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from arkor_temporal.emulator import EmulatorServer
-from tests.emulator.support import api, fast_config
+from tests.support.emulator import api, fast_config
 
 
 @pytest.fixture(scope="module")

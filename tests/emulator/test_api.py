@@ -9,7 +9,7 @@ import pytest
 
 from arkor_temporal.emulator import EmulatorConfig, EmulatorServer
 from arkor_temporal.emulator.__main__ import parse_args
-from tests.emulator.support import CLIENT, MODEL, api, create_job, job_config
+from tests.support.emulator import CLIENT, MODEL, api, create_job, job_config
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ import pytest
 
 from arkor_temporal.emulator import EmulatorServer
 from arkor_temporal.emulator.faults import Faults
-from tests.emulator.support import (
+from tests.support.emulator import (
     api,
     create_job,
     data_frames,

@@ -12,7 +12,7 @@ import pytest
 
 from arkor_temporal.emulator import EmulatorServer
 from arkor_temporal.emulator.triage import load_dataset
-from tests.emulator.support import MODEL, api, create_job, parse_sse, read_stream
+from tests.support.emulator import MODEL, api, create_job, parse_sse, read_stream
 
 TICKET = load_dataset().examples[0]
 SCHEMA = {

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from arkor_temporal.emulator import EmulatorServer
-from tests.emulator.support import (
+from tests.support.emulator import (
     ISO_MS,
     api,
     create_job,

@@ -14,7 +14,7 @@ from arkor_cloud import ClientSettings
 from arkor_temporal.activities.context import CloudContext
 from arkor_temporal.activities.evaluation import EvalActivities
 from arkor_temporal.core.evals import EvalInput, EvalSuiteSpec
-from tests.evals.support import (
+from tests.support.evals import (
     FAST_RETRIES,
     MODEL,
     ROUTE_TOOL,
@@ -95,7 +95,7 @@ async def test_tool_calling_not_configured_is_recorded_on_its_case(
                 "expect": {"type": "jsonSchema", "schema": TICKET_SCHEMA},
             },
             {
-                # "required" uses guided decoding: no tool parser needed (protocol §5.4).
+                # "required" uses guided decoding: no tool parser needed (docs/protocol.md §5.4).
                 "name": "required-tool",
                 "messages": user,
                 "tools": [ROUTE_TOOL],

@@ -18,11 +18,11 @@ from arkor_temporal.core.evals import (
     EvalInput,
     EvalSuiteSpec,
     best_checkpoint,
-    eval_table_markdown,
     sample_of,
     score_case,
     summarize,
 )
+from arkor_temporal.workflows.details import eval_table_markdown
 
 USER = [{"role": "user", "content": "Classify: I was charged twice."}]
 SCHEMA = {
@@ -123,7 +123,7 @@ def test_choice_must_be_a_choice_and_the_answer() -> None:
 def test_custom_scorer_results_and_failures(
     scorer: str, content: str, passed: bool, score: float, detail: str
 ) -> None:
-    custom = case({"type": "custom", "importPath": f"tests.evals.scorers:{scorer}"})
+    custom = case({"type": "custom", "importPath": f"tests.support.scorers:{scorer}"})
     verdict = score_case(custom, content)
     assert (verdict.passed, verdict.score) == (passed, score)
     assert verdict.detail.startswith(detail)
@@ -131,7 +131,7 @@ def test_custom_scorer_results_and_failures(
 
 def test_custom_pass_score_is_configurable() -> None:
     strict = case(
-        {"type": "custom", "importPath": "tests.evals.scorers:length_ratio", "passScore": 0.9}
+        {"type": "custom", "importPath": "tests.support.scorers:length_ratio", "passScore": 0.9}
     )
     assert not score_case(strict, "12345").passed
 
@@ -176,12 +176,12 @@ def test_samples_are_truncated() -> None:
             "case 'bad': expect.importPath: cannot import module 'no_such_package.scorers'",
         ),
         (
-            {"type": "custom", "importPath": "tests.evals.scorers:missing"},
+            {"type": "custom", "importPath": "tests.support.scorers:missing"},
             "cases.0",
-            "case 'bad': expect.importPath: 'tests.evals.scorers' has no attribute 'missing'",
+            "case 'bad': expect.importPath: 'tests.support.scorers' has no attribute 'missing'",
         ),
         (
-            {"type": "custom", "importPath": "tests.evals.scorers:NOT_CALLABLE"},
+            {"type": "custom", "importPath": "tests.support.scorers:NOT_CALLABLE"},
             "cases.0",
             "is a int, not a callable",
         ),

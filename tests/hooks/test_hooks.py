@@ -11,7 +11,7 @@ import httpx
 import pytest
 from pydantic import ValidationError
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.exceptions import ActivityError, ApplicationError, RetryState
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from arkor_cloud import ClientSettings
@@ -31,10 +31,11 @@ from arkor_temporal.core.hooks import (
     LogEntry,
     StartedArgs,
 )
-from tests.evals.support import MODEL, trained_job
-from tests.hooks_fixture.recorder import RECORD_ENV, read_records
+from tests.support.evals import MODEL, trained_job
+from tests.support.hook_recorder import RECORD_ENV, read_records
+from tests.support.retries import retries_ran_out
 
-RECORDER = "tests.hooks_fixture.recorder"
+RECORDER = "tests.support.hook_recorder"
 COMMON: dict[str, Any] = {"run_name": "triage", "job_id": "job-1", "workflow_id": "train-triage-1"}
 
 
@@ -225,17 +226,8 @@ async def test_a_hook_missing_on_the_worker_fails_the_attempt(cloud_context: Clo
 def test_the_workflow_records_a_hook_whose_retries_ran_out() -> None:
     call = every_hook().call_for(CompletedArgs(**COMMON))
     assert call is not None
-    error = ActivityError(
-        "Activity task failed",
-        scheduled_event_id=5,
-        started_event_id=6,
-        identity="worker",
-        activity_type="run_hook",
-        activity_id="7",
-        retry_state=RetryState.MAXIMUM_ATTEMPTS_REACHED,
-    )
-    error.__cause__ = ApplicationError("completed hook x failed: boom", type="HookFailed")
-    outcome = HookOutcome.failure(call, error)
+    cause = ApplicationError("completed hook x failed: boom", type="HookFailed")
+    outcome = HookOutcome.failure(call, retries_ran_out("run_hook", cause))
     assert (outcome.ok, outcome.critical, outcome.attempts) == (False, True, 3)
     assert outcome.error == "completed hook x failed: boom"
 

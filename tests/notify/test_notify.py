@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import socket
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -12,7 +11,7 @@ import pytest
 import yaml
 from pydantic import ValidationError
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.exceptions import ActivityError, ApplicationError, RetryState
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from arkor_temporal.activities.notify import NotifyActivities, redact
@@ -27,7 +26,9 @@ from arkor_temporal.core.notifications import (
     notification_key,
     plan_notifications,
 )
-from tests.notify.receiver import WebhookReceiver
+from arkor_temporal.dev.local import free_port
+from tests.support.retries import retries_ran_out
+from tests.support.webhooks import WebhookReceiver
 
 WORKFLOW_ID = "train-triage-20261129T010000Z"
 SECRET = "T0001/B0002/s3cr3t-webhook-token"
@@ -251,10 +252,7 @@ async def test_a_repeated_delivery_is_dropped_by_its_key(receiver: WebhookReceiv
 
 
 def closed_port_url() -> str:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    return f"http://127.0.0.1:{port}/services/{SECRET}"
+    return f"http://127.0.0.1:{free_port()}/services/{SECRET}"
 
 
 async def test_a_receiver_that_is_down_is_a_retryable_error_without_the_url(
@@ -312,18 +310,9 @@ async def test_a_refused_message_or_a_missing_variable_is_recorded_not_raised(
 
 def test_the_workflow_records_a_delivery_whose_retries_ran_out() -> None:
     notice = notification("slack")
-    error = ActivityError(
-        "Activity task failed",
-        scheduled_event_id=5,
-        started_event_id=6,
-        identity="worker",
-        activity_type="send_notification",
-        activity_id="9",
-        retry_state=RetryState.MAXIMUM_ATTEMPTS_REACHED,
-    )
-    error.__cause__ = ApplicationError(
+    cause = ApplicationError(
         "the slack webhook in $HOOK_URL answered HTTP 503", type="NotificationUndelivered"
     )
-    record = DeliveryRecord.failure(notice, error, attempts=5)
+    record = DeliveryRecord.failure(notice, retries_ran_out("send_notification", cause), attempts=5)
     assert (record.delivered, record.attempts, record.event) == (False, 5, NotifyEvent.COMPLETED)
     assert record.error == "the slack webhook in $HOOK_URL answered HTTP 503"

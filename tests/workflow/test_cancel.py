@@ -9,57 +9,32 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-from typing import Any
 
 import httpx
 import pytest
-from temporalio.client import (
-    Client,
-    WorkflowExecutionStatus,
-    WorkflowFailureError,
-    WorkflowUpdateStage,
-)
+from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError, WorkflowUpdateStage
 from temporalio.exceptions import CancelledError
 
-from arkor_temporal.activities.context import CloudContext
 from arkor_temporal.client.runs import cancel_run, wait_for_result
 from arkor_temporal.core.models import CancelRequest, RunStatus, StopKind
-from arkor_temporal.emulator import EmulatorServer
 from arkor_temporal.workflows.training_run import TrainingRun
-from tests.conftest import worker_process
-from tests.helpers import make_spec, wait_for_status, wait_for_step
-from tests.workflow.replay import assert_replays
-from tests.workflow.test_training_run import running_worker, start
+from tests.support.backend import (
+    assert_backend_cancelled,
+    cancel_calls,
+    jobs_with_marker,
+    run_marker,
+)
+from tests.support.replay import assert_replays
+from tests.support.runs import Runs, emulator_faults, make_spec
 
 LONG = 3000  # steps: ~30 s at the test emulator's speed; every test ends it early
 
 
-def backend_job(inspect: httpx.Client, job_id: str) -> dict[str, Any]:
-    jobs = inspect.get("/_emulator/jobs").json()["jobs"]
-    job: dict[str, Any] = next(job for job in jobs if job["id"] == job_id)
-    return job
-
-
-def cancel_calls(inspect: httpx.Client, job_id: str) -> list[dict[str, Any]]:
-    calls: list[dict[str, Any]] = inspect.get(f"/_emulator/jobs/{job_id}/cancels").json()["cancels"]
-    return calls
-
-
-def assert_backend_cancelled(inspect: httpx.Client, job_id: str | None, calls: int = 1) -> None:
-    assert job_id is not None
-    assert backend_job(inspect, job_id)["status"] == "cancelled"
-    answered = [c["answer"] for c in cancel_calls(inspect, job_id)]
-    assert answered[0] == 200, answered
-    assert len(answered) == calls, answered
-
-
 async def test_cancel_update_answers_once_the_backend_cancelled(
-    temporal_client: Client, cloud_context: CloudContext, task_queue: str, inspect: httpx.Client
+    runs: Runs, inspect: httpx.Client
 ) -> None:
     spec = make_spec(name="ops-cancel", maxSteps=LONG)
-    async with running_worker(temporal_client, cloud_context, task_queue):
-        handle = await start(temporal_client, spec, task_queue)
-        await wait_for_step(temporal_client, handle.id, 20)
+    async with runs.training(spec, step=20) as handle:
         ack = await cancel_run(handle, "bad data found", "ops@example.com")
         result = await handle.result()
     assert ack is not None
@@ -74,13 +49,9 @@ async def test_cancel_update_answers_once_the_backend_cancelled(
     await assert_replays(handle)
 
 
-async def test_cancel_signal_has_the_same_effect(
-    temporal_client: Client, cloud_context: CloudContext, task_queue: str, inspect: httpx.Client
-) -> None:
+async def test_cancel_signal_has_the_same_effect(runs: Runs, inspect: httpx.Client) -> None:
     spec = make_spec(name="signal-cancel", maxSteps=LONG)
-    async with running_worker(temporal_client, cloud_context, task_queue):
-        handle = await start(temporal_client, spec, task_queue)
-        await wait_for_step(temporal_client, handle.id, 20)
+    async with runs.training(spec, step=20) as handle:
         assert await cancel_run(handle, "from a script", "cron", use_signal=True) is None
         result = await handle.result()
     assert result.status is RunStatus.CANCELLED and result.reason == "from a script"
@@ -88,12 +59,10 @@ async def test_cancel_signal_has_the_same_effect(
 
 
 async def test_temporal_cancellation_cancels_the_job_and_ends_canceled(
-    temporal_client: Client, cloud_context: CloudContext, task_queue: str, inspect: httpx.Client
+    runs: Runs, inspect: httpx.Client
 ) -> None:
     spec = make_spec(name="ui-cancel", maxSteps=LONG)
-    async with running_worker(temporal_client, cloud_context, task_queue):
-        handle = await start(temporal_client, spec, task_queue)
-        await wait_for_step(temporal_client, handle.id, 20)
+    async with runs.training(spec, step=20) as handle:
         await handle.cancel()
         with pytest.raises(WorkflowFailureError) as failure:
             await handle.result()
@@ -108,20 +77,14 @@ async def test_temporal_cancellation_cancels_the_job_and_ends_canceled(
 
 @pytest.mark.parametrize("how", ["update", "temporal"])
 async def test_cancel_while_the_job_is_being_created(
-    how: str,
-    temporal_client: Client,
-    cloud_context: CloudContext,
-    task_queue: str,
-    inspect: httpx.Client,
+    how: str, runs: Runs, inspect: httpx.Client
 ) -> None:
     # The first creation's response is lost: the job exists while the start retries.
     spec = make_spec(
-        name=f"early-{how}",
-        maxSteps=LONG,
-        backend={"emulator": {"faults": {"loseCreateResponse": 1}}},
+        name=f"early-{how}", maxSteps=LONG, backend=emulator_faults(loseCreateResponse=1)
     )
-    async with running_worker(temporal_client, cloud_context, task_queue):
-        handle = await start(temporal_client, spec, task_queue)
+    async with runs.worker():
+        handle = await runs.start(spec)
         if how == "update":
             ack = await cancel_run(handle, "changed my mind", "tester")
             assert ack is not None and ack.backend_status == "cancelled"
@@ -131,18 +94,14 @@ async def test_cancel_while_the_job_is_being_created(
             with pytest.raises(WorkflowFailureError):
                 await handle.result()
             job_id = (await handle.query(TrainingRun.status)).job_id
-    marker = f"{handle.id}/{handle.first_execution_run_id}"
-    jobs = [j for j in inspect.get("/_emulator/jobs").json()["jobs"] if j["marker"] == marker]
-    assert [j["id"] for j in jobs] == [job_id]
+    assert [job["id"] for job in jobs_with_marker(inspect, run_marker(handle))] == [job_id]
     assert_backend_cancelled(inspect, job_id)
 
 
-async def test_cancel_after_completion_changes_nothing(
-    temporal_client: Client, cloud_context: CloudContext, task_queue: str, inspect: httpx.Client
-) -> None:
+async def test_cancel_after_completion_changes_nothing(runs: Runs, inspect: httpx.Client) -> None:
     spec = make_spec(name="late-cancel", maxSteps=30)
-    async with running_worker(temporal_client, cloud_context, task_queue):
-        handle = await start(temporal_client, spec, task_queue)
+    async with runs.worker():
+        handle = await runs.start(spec)
         result = await handle.result()
         ack = await cancel_run(handle, "too late", "tester")
         assert await wait_for_result(handle) == result
@@ -153,12 +112,10 @@ async def test_cancel_after_completion_changes_nothing(
 
 
 async def test_two_cancels_at_once_make_one_backend_call_and_both_are_answered(
-    temporal_client: Client, cloud_context: CloudContext, task_queue: str, inspect: httpx.Client
+    runs: Runs, inspect: httpx.Client
 ) -> None:
     spec = make_spec(name="double-cancel", maxSteps=LONG)
-    async with running_worker(temporal_client, cloud_context, task_queue):
-        handle = await start(temporal_client, spec, task_queue)
-        await wait_for_step(temporal_client, handle.id, 20)
+    async with runs.training(spec, step=20) as handle:
         first, second = await asyncio.gather(
             cancel_run(handle, "first", "alice"), cancel_run(handle, "second", "bob")
         )
@@ -170,19 +127,17 @@ async def test_two_cancels_at_once_make_one_backend_call_and_both_are_answered(
     assert_backend_cancelled(inspect, result.job_id)
 
 
-async def test_cancel_during_continue_as_new(
-    temporal_client: Client, cloud_context: CloudContext, task_queue: str, inspect: httpx.Client
-) -> None:
+async def test_cancel_during_continue_as_new(runs: Runs, inspect: httpx.Client) -> None:
     spec = make_spec(
         name="cancel-links",
         maxSteps=LONG,
         loggingSteps=1,
         orchestration={"metricsFlushSeconds": 0.02, "continueAsNewAfterEvents": 30},
     )
-    async with running_worker(temporal_client, cloud_context, task_queue):
-        handle = await start(temporal_client, spec, task_queue)
-        await wait_for_status(temporal_client, handle.id, lambda status: status.links >= 2)
-        latest = temporal_client.get_workflow_handle_for(TrainingRun.run, handle.id)
+    async with runs.worker():
+        handle = await runs.start(spec)
+        await runs.wait_for_status(handle, lambda status: status.links >= 2, what="two links")
+        latest = runs.client.get_workflow_handle_for(TrainingRun.run, handle.id)
         ack = await latest.execute_update(
             TrainingRun.cancel, CancelRequest(reason="mid-chain", requested_by="tester")
         )
@@ -194,20 +149,12 @@ async def test_cancel_during_continue_as_new(
 
 @pytest.mark.parametrize("variant", ["end", "failed", "unknown"])
 async def test_every_post_cancel_stream_variant_ends_cancelled(
-    variant: str,
-    temporal_client: Client,
-    cloud_context: CloudContext,
-    task_queue: str,
-    inspect: httpx.Client,
+    variant: str, runs: Runs, inspect: httpx.Client
 ) -> None:
     spec = make_spec(
-        name=f"post-cancel-{variant}",
-        maxSteps=LONG,
-        backend={"emulator": {"faults": {"postCancel": variant}}},
+        name=f"post-cancel-{variant}", maxSteps=LONG, backend=emulator_faults(postCancel=variant)
     )
-    async with running_worker(temporal_client, cloud_context, task_queue):
-        handle = await start(temporal_client, spec, task_queue)
-        await wait_for_step(temporal_client, handle.id, 20)
+    async with runs.training(spec, step=20) as handle:
         ack = await cancel_run(handle, f"variant {variant}", "tester")
         result = await handle.result()
     assert ack is not None and ack.backend_status == "cancelled"
@@ -216,22 +163,18 @@ async def test_every_post_cancel_stream_variant_ends_cancelled(
 
 
 async def test_worker_sigkill_during_the_cancel_still_cancels(
-    temporal_client: Client,
-    cloud_context: CloudContext,
-    task_queue: str,
-    inspect: httpx.Client,
-    emulator_server: EmulatorServer,
+    runs: Runs, inspect: httpx.Client
 ) -> None:
     # The backend takes 3 s to answer the cancel: the worker dies inside that window.
     spec = make_spec(
         name="kill-in-cancel",
         maxSteps=LONG,
-        backend={"emulator": {"faults": {"cancelDelaySeconds": 3}}},
+        backend=emulator_faults(cancelDelaySeconds=3),
         orchestration={"metricsFlushSeconds": 0.2, "heartbeatTimeoutSeconds": 2},
     )
-    with worker_process(emulator_server, temporal_client, task_queue) as victim:
-        handle = await start(temporal_client, spec, task_queue)
-        await wait_for_step(temporal_client, handle.id, 20)
+    with runs.worker_process() as victim:
+        handle = await runs.start(spec)
+        await runs.wait_for_step(handle, 20)
         update = await handle.start_update(
             TrainingRun.cancel,
             CancelRequest(reason="kill me", requested_by="tester"),
@@ -239,7 +182,7 @@ async def test_worker_sigkill_during_the_cancel_still_cancels(
         )
         await asyncio.sleep(1)  # the cancel activity is now waiting on the backend
         os.kill(victim.pid, signal.SIGKILL)
-    async with running_worker(temporal_client, cloud_context, task_queue):
+    async with runs.worker():
         ack = await update.result()
         result = await handle.result()
     assert ack.backend_status == "cancelled"

@@ -12,23 +12,18 @@ import httpx
 import pytest
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.sdk.v1 import WorkflowMetadata
-from temporalio.client import Client, WorkflowFailureError
 
-from arkor_temporal.activities.context import CloudContext
-from arkor_temporal.client.runs import wait_for_result
 from arkor_temporal.core import search_attributes as sa
 from arkor_temporal.core.models import RunStatus, StopKind
-from arkor_temporal.emulator import EmulatorServer
-from tests.conftest import worker_process
-from tests.evals.support import structured_cases, triage_cases
-from tests.helpers import make_spec, wait_for_status
-from tests.hooks_fixture.recorder import RECORD_ENV, read_records
-from tests.notify.receiver import WebhookReceiver
-from tests.workflow.replay import assert_replays
-from tests.workflow.test_cancel import assert_backend_cancelled
-from tests.workflow.test_training_run import assert_exactly_once, running_worker, start
+from arkor_temporal.dev.local import EMULATOR_IDENTITY
+from tests.support.backend import assert_backend_cancelled, assert_completed_exactly_once
+from tests.support.evals import structured_cases, triage_cases
+from tests.support.hook_recorder import RECORD_ENV, read_records
+from tests.support.replay import assert_replays
+from tests.support.runs import Runs, emulator_faults, make_spec
+from tests.support.webhooks import WebhookReceiver
 
-HOOKS = "tests.hooks_fixture.recorder"
+HOOKS = "tests.support.hook_recorder"
 SECRET_PATH = "/hooks/T000-secret-B000"
 
 
@@ -43,13 +38,13 @@ def evaluated_spec(name: str, **fields: Any) -> Any:
 
 
 async def test_scores_rise_and_the_best_checkpoint_is_named(
-    temporal_client: Client, cloud_context: CloudContext, task_queue: str, inspect: httpx.Client
+    runs: Runs, inspect: httpx.Client
 ) -> None:
-    async with running_worker(temporal_client, cloud_context, task_queue):
-        handle = await start(temporal_client, evaluated_spec("evals"), task_queue)
+    async with runs.worker():
+        handle = await runs.start(evaluated_spec("evals"))
         result = await handle.result()
         metadata = await handle.query("__temporal_workflow_metadata", result_type=WorkflowMetadata)
-    assert result.status is RunStatus.COMPLETED
+    assert_completed_exactly_once(result, inspect, handle)
     assert [e.step for e in result.evals] == [25, 50, 75, 100]
     scores = [e.score for e in result.evals]
     assert all(s is not None for s in scores)
@@ -67,22 +62,14 @@ async def test_scores_rise_and_the_best_checkpoint_is_named(
     # Every case reached the checkpoint's adapter and the base model, once per checkpoint.
     calls = inspect.get("/_emulator/inference", params={"jobId": result.job_id}).json()["calls"]
     assert sorted({c["step"] for c in calls}) == [25, 50, 75, 100]
-    assert_exactly_once(result, inspect, handle)
     await assert_replays(handle)
 
 
-async def test_slow_evaluations_never_hold_up_the_stream(
-    temporal_client: Client, cloud_context: CloudContext, task_queue: str, inspect: httpx.Client
-) -> None:
-    spec = evaluated_spec(
-        "slow-evals",
-        backend={"emulator": {"faults": {"inferenceDelaySeconds": 0.5}}},
-    )
-    async with running_worker(temporal_client, cloud_context, task_queue):
-        handle = await start(temporal_client, spec, task_queue)
-        result = await handle.result()
-    assert result.status is RunStatus.COMPLETED and len(result.evals) == 4
-    assert_exactly_once(result, inspect, handle)
+async def test_slow_evaluations_never_hold_up_the_stream(runs: Runs, inspect: httpx.Client) -> None:
+    spec = evaluated_spec("slow-evals", backend=emulator_faults(inferenceDelaySeconds=0.5))
+    handle, result = await runs.run_to_end(spec)
+    assert_completed_exactly_once(result, inspect, handle)
+    assert len(result.evals) == 4
     # The stream ended (every event applied) while evaluations were still running.
     completed = [
         e.activity_task_completed_event_attributes.scheduled_event_id
@@ -100,7 +87,7 @@ async def test_slow_evaluations_never_hold_up_the_stream(
 
 
 async def test_an_eval_rule_stops_the_run_and_cancels_the_job(
-    temporal_client: Client, cloud_context: CloudContext, task_queue: str, inspect: httpx.Client
+    runs: Runs, inspect: httpx.Client
 ) -> None:
     spec = make_spec(
         name="eval-stop",
@@ -109,9 +96,7 @@ async def test_an_eval_rule_stops_the_run_and_cancels_the_job(
         evals={"cases": triage_cases()},
         stopRules={"evalScoreBelow": {"threshold": 0.99, "afterStep": 50}},
     )
-    async with running_worker(temporal_client, cloud_context, task_queue):
-        handle = await start(temporal_client, spec, task_queue)
-        result = await handle.result()
+    _, result = await runs.run_to_end(spec)
     assert result.status is RunStatus.STOPPED and result.stop is not None
     assert (result.stop.kind, result.stop.rule) == (StopKind.STOP_RULE, "evalScoreBelow")
     first_judged = next(e for e in result.evals if e.step >= 50)
@@ -142,13 +127,9 @@ def all_hooks(**overrides: Any) -> dict[str, Any]:
     return {**hooks, **overrides}
 
 
-async def test_every_hook_receives_its_documented_arguments(
-    temporal_client: Client, cloud_context: CloudContext, task_queue: str, hook_record: Path
-) -> None:
+async def test_every_hook_receives_its_documented_arguments(runs: Runs, hook_record: Path) -> None:
     spec = make_spec(name="hooked", maxSteps=60, saveSteps=20, hooks=all_hooks())
-    async with running_worker(temporal_client, cloud_context, task_queue):
-        handle = await start(temporal_client, spec, task_queue)
-        result = await handle.result()
+    handle, result = await runs.run_to_end(spec)
     assert result.status is RunStatus.COMPLETED and result.hook_failures == []
     records = read_records(hook_record)
     by_type: dict[str, list[dict[str, Any]]] = {}
@@ -170,12 +151,11 @@ async def test_every_hook_receives_its_documented_arguments(
 
 
 async def test_a_failing_hook_is_recorded_and_the_run_still_completes(
-    temporal_client: Client, cloud_context: CloudContext, task_queue: str, hook_record: Path
+    runs: Runs, hook_record: Path
 ) -> None:
     hooks = {"onCheckpoint": {"importPath": f"{HOOKS}:explode", "maxAttempts": 2}}
     spec = make_spec(name="flaky-hook", maxSteps=40, saveSteps=20, hooks=hooks)
-    async with running_worker(temporal_client, cloud_context, task_queue):
-        result = await (await start(temporal_client, spec, task_queue)).result()
+    _, result = await runs.run_to_end(spec)
     assert result.status is RunStatus.COMPLETED
     assert len(result.hook_failures) == 2  # one per checkpoint
     assert all("boom" in (f.error or "") and f.attempts == 2 for f in result.hook_failures)
@@ -183,38 +163,26 @@ async def test_a_failing_hook_is_recorded_and_the_run_still_completes(
 
 
 async def test_a_failing_critical_hook_fails_the_run_and_stops_the_gpu(
-    temporal_client: Client,
-    cloud_context: CloudContext,
-    task_queue: str,
-    hook_record: Path,
-    inspect: httpx.Client,
+    runs: Runs, hook_record: Path, inspect: httpx.Client
 ) -> None:
     hooks = all_hooks(
         onCheckpoint={"importPath": f"{HOOKS}:explode", "critical": True, "maxAttempts": 1}
     )
     spec = make_spec(name="critical-hook", maxSteps=3000, saveSteps=20, hooks=hooks)
-    async with running_worker(temporal_client, cloud_context, task_queue):
-        handle = await start(temporal_client, spec, task_queue)
-        with pytest.raises(WorkflowFailureError) as failure:
-            await handle.result()
-        result = await wait_for_result(handle)
-    assert getattr(failure.value.cause, "type", None) == "CriticalHookFailed"
+    _, failure, result = await runs.run_to_failure(spec)
+    assert getattr(failure.cause, "type", None) == "CriticalHookFailed"
     assert result.status is RunStatus.FAILED and "critical hook failed" in result.reason
     assert_backend_cancelled(inspect, result.job_id)
     assert [r["type"] for r in read_records(hook_record)].count("FailedArgs") == 1
 
 
 async def test_a_failing_critical_end_hook_fails_a_completed_run(
-    temporal_client: Client, cloud_context: CloudContext, task_queue: str, hook_record: Path
+    runs: Runs, hook_record: Path
 ) -> None:
     hooks = {"onCompleted": {"importPath": f"{HOOKS}:explode", "critical": True, "maxAttempts": 1}}
     spec = make_spec(name="critical-end-hook", maxSteps=20, hooks=hooks)
-    async with running_worker(temporal_client, cloud_context, task_queue):
-        handle = await start(temporal_client, spec, task_queue)
-        with pytest.raises(WorkflowFailureError) as failure:
-            await handle.result()
-        result = await wait_for_result(handle)
-    assert getattr(failure.value.cause, "type", None) == "CriticalHookFailed"
+    _, failure, result = await runs.run_to_failure(spec)
+    assert getattr(failure.cause, "type", None) == "CriticalHookFailed"
     assert result.status is RunStatus.FAILED and "critical hook failed" in result.reason
     assert result.metrics.steps == 20, "the training itself completed"
     [failed_hook] = result.hook_failures
@@ -236,15 +204,10 @@ NOTIFICATIONS = [
 
 
 async def test_each_chosen_event_is_notified_exactly_once_in_its_shape(
-    temporal_client: Client,
-    cloud_context: CloudContext,
-    task_queue: str,
-    receiver: WebhookReceiver,
+    runs: Runs, receiver: WebhookReceiver
 ) -> None:
     spec = make_spec(name="notified", maxSteps=40, saveSteps=20, notifications=NOTIFICATIONS)
-    async with running_worker(temporal_client, cloud_context, task_queue):
-        handle = await start(temporal_client, spec, task_queue)
-        result = await handle.result()
+    handle, result = await runs.run_to_end(spec)
     assert result.status is RunStatus.COMPLETED
     assert [d.delivered for d in result.notifications] == [True, True]
     paths = sorted(m.path for m in receiver.messages)
@@ -260,10 +223,7 @@ async def test_each_chosen_event_is_notified_exactly_once_in_its_shape(
 
 
 async def test_a_receiver_that_is_down_never_fails_the_run(
-    temporal_client: Client,
-    cloud_context: CloudContext,
-    task_queue: str,
-    monkeypatch: pytest.MonkeyPatch,
+    runs: Runs, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SLACK_HOOK_URL", "http://127.0.0.1:1/hooks/T000-secret-B000")
     spec = make_spec(
@@ -271,30 +231,24 @@ async def test_a_receiver_that_is_down_never_fails_the_run(
         maxSteps=30,
         notifications=[{"kind": "slack", "urlEnv": "SLACK_HOOK_URL", "on": ["completed"]}],
     )
-    async with running_worker(temporal_client, cloud_context, task_queue):
-        handle = await start(temporal_client, spec, task_queue)
-        result = await handle.result()
+    _, result = await runs.run_to_end(spec)
     assert result.status is RunStatus.COMPLETED
     [delivery] = result.notifications
     assert not delivery.delivered and delivery.error and "T000-secret" not in delivery.error
 
 
 async def test_worker_sigkill_around_a_delivery_loses_and_duplicates_nothing(
-    temporal_client: Client,
-    cloud_context: CloudContext,
-    task_queue: str,
-    receiver: WebhookReceiver,
-    emulator_server: EmulatorServer,
+    runs: Runs, receiver: WebhookReceiver
 ) -> None:
     receiver.delay_next(1, seconds=3)  # the first POST is received, then answered late
     spec = make_spec(name="kill-notify", maxSteps=30, notifications=NOTIFICATIONS[:1])
-    hook_url = {"SLACK_HOOK_URL": os.environ["SLACK_HOOK_URL"]}
-    with worker_process(emulator_server, temporal_client, task_queue, hook_url) as victim:
-        handle = await start(temporal_client, spec, task_queue)
-        await wait_for_status(temporal_client, handle.id, lambda _: bool(receiver.requests))
+    with runs.worker_process({"SLACK_HOOK_URL": os.environ["SLACK_HOOK_URL"]}) as victim:
+        handle = await runs.start(spec)
+        await runs.wait_for_status(
+            handle, lambda _: bool(receiver.requests), what="a request at the webhook receiver"
+        )
         os.kill(victim.pid, signal.SIGKILL)  # the delivery is in flight
-    async with running_worker(temporal_client, cloud_context, task_queue):
-        result = await handle.result()
+    result = await runs.finish(handle)
     assert result.status is RunStatus.COMPLETED
     assert len(receiver.requests) >= 2, "the killed delivery was retried"
     assert len({r.key for r in receiver.requests}) == 1, "every retry carries the same key"
@@ -305,5 +259,5 @@ async def assert_no_secret_in_history(handle: Any, receiver: WebhookReceiver) ->
     history = (await handle.fetch_history()).to_json()
     description = await handle.describe()
     visible = history + str(description.typed_search_attributes) + str(await description.memo())
-    for secret in ("T000-secret", receiver.url(""), "emu-token"):
+    for secret in ("T000-secret", receiver.url(""), EMULATOR_IDENTITY.token):
         assert secret not in visible

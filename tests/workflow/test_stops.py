@@ -7,15 +7,12 @@ import math
 from typing import Any
 
 import httpx
-from temporalio.client import Client
 
-from arkor_temporal.activities.context import CloudContext
 from arkor_temporal.client.runs import cancel_run
 from arkor_temporal.core.models import RunStatus, StopKind
-from tests.helpers import emitted_events, make_spec, wait_for_step
-from tests.workflow.replay import assert_replays
-from tests.workflow.test_cancel import assert_backend_cancelled
-from tests.workflow.test_training_run import running_worker, start
+from tests.support.backend import assert_backend_cancelled, emitted_events
+from tests.support.replay import assert_replays
+from tests.support.runs import Runs, make_spec
 
 
 def first_log(inspect: httpx.Client, job_id: str, holds: Any) -> dict[str, Any]:
@@ -25,7 +22,7 @@ def first_log(inspect: httpx.Client, job_id: str, holds: Any) -> dict[str, Any]:
 
 
 async def test_diverging_loss_stops_at_the_first_step_over_the_ceiling(
-    temporal_client: Client, cloud_context: CloudContext, task_queue: str, inspect: httpx.Client
+    runs: Runs, inspect: httpx.Client
 ) -> None:
     spec = make_spec(
         name="ceiling",
@@ -33,9 +30,7 @@ async def test_diverging_loss_stops_at_the_first_step_over_the_ceiling(
         backend={"emulator": {"scenario": "diverge", "atStep": 30}},
         stopRules={"lossCeiling": 3.0},
     )
-    async with running_worker(temporal_client, cloud_context, task_queue):
-        handle = await start(temporal_client, spec, task_queue)
-        result = await handle.result()
+    handle, result = await runs.run_to_end(spec)
     assert result.status is RunStatus.STOPPED
     stop = result.stop
     assert stop is not None and stop.kind is StopKind.STOP_RULE and stop.rule == "lossCeiling"
@@ -49,7 +44,7 @@ async def test_diverging_loss_stops_at_the_first_step_over_the_ceiling(
 
 
 async def test_nan_loss_stops_at_the_first_nan_after_min_step(
-    temporal_client: Client, cloud_context: CloudContext, task_queue: str, inspect: httpx.Client
+    runs: Runs, inspect: httpx.Client
 ) -> None:
     spec = make_spec(
         name="nan",
@@ -57,9 +52,7 @@ async def test_nan_loss_stops_at_the_first_nan_after_min_step(
         backend={"emulator": {"scenario": "nan", "atStep": 40}},
         stopRules={"nonFiniteLoss": True, "minStep": 61},
     )
-    async with running_worker(temporal_client, cloud_context, task_queue):
-        handle = await start(temporal_client, spec, task_queue)
-        result = await handle.result()
+    _, result = await runs.run_to_end(spec)
     assert result.status is RunStatus.STOPPED and result.stop is not None
     assert result.job_id is not None
     first_nan = first_log(inspect, result.job_id, lambda d: d.get("nonFinite"))
@@ -72,16 +65,14 @@ async def test_nan_loss_stops_at_the_first_nan_after_min_step(
 
 
 async def test_queue_deadline_stops_a_job_that_never_starts(
-    temporal_client: Client, cloud_context: CloudContext, task_queue: str, inspect: httpx.Client
+    runs: Runs, inspect: httpx.Client
 ) -> None:
     spec = make_spec(
         name="stuck-in-queue",
         backend={"emulator": {"scenario": "queued", "queueSeconds": 3600}},
         deadlines={"maxQueued": "2s"},
     )
-    async with running_worker(temporal_client, cloud_context, task_queue):
-        handle = await start(temporal_client, spec, task_queue)
-        result = await handle.result()
+    handle, result = await runs.run_to_end(spec)
     assert result.status is RunStatus.STOPPED and result.stop is not None
     assert (result.stop.kind, result.stop.rule) == (StopKind.DEADLINE, "maxQueued")
     assert "did not start within 2s" in result.reason
@@ -89,13 +80,9 @@ async def test_queue_deadline_stops_a_job_that_never_starts(
     await assert_replays(handle)
 
 
-async def test_duration_deadline_stops_a_long_run(
-    temporal_client: Client, cloud_context: CloudContext, task_queue: str, inspect: httpx.Client
-) -> None:
+async def test_duration_deadline_stops_a_long_run(runs: Runs, inspect: httpx.Client) -> None:
     spec = make_spec(name="too-long", maxSteps=3000, deadlines={"maxDuration": 3})
-    async with running_worker(temporal_client, cloud_context, task_queue):
-        handle = await start(temporal_client, spec, task_queue)
-        result = await handle.result()
+    _, result = await runs.run_to_end(spec)
     assert result.status is RunStatus.STOPPED and result.stop is not None
     assert result.stop.rule == "maxDuration"
     assert 0 < result.metrics.steps < 3000
@@ -103,7 +90,7 @@ async def test_duration_deadline_stops_a_long_run(
 
 
 async def test_stop_rule_and_ops_cancel_at_once_give_one_outcome(
-    temporal_client: Client, cloud_context: CloudContext, task_queue: str, inspect: httpx.Client
+    runs: Runs, inspect: httpx.Client
 ) -> None:
     spec = make_spec(
         name="race",
@@ -112,9 +99,7 @@ async def test_stop_rule_and_ops_cancel_at_once_give_one_outcome(
         backend={"emulator": {"scenario": "diverge", "atStep": 40}},
         stopRules={"lossCeiling": 3.0},
     )
-    async with running_worker(temporal_client, cloud_context, task_queue):
-        handle = await start(temporal_client, spec, task_queue)
-        await wait_for_step(temporal_client, handle.id, 40)
+    async with runs.training(spec, step=40) as handle:
         ack, result = await asyncio.gather(cancel_run(handle, "ops", "tester"), handle.result())
     assert ack is not None and result.stop is not None
     # Whichever came first is the outcome, its reason is the one recorded, and the

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
+from arkor_temporal.dev.local import EMULATOR_IDENTITY
 from arkor_temporal.emulator import EmulatorConfig
+from tests.support.waiting import eventually_blocking
 
 CLIENT = "arkor/0.0.3-alpha.1"
-TOKEN = "emu-token"
-SCOPE = {"orgSlug": "emu-org", "projectSlug": "emu-project"}
+TOKEN = EMULATOR_IDENTITY.token
+SCOPE = {"orgSlug": EMULATOR_IDENTITY.org, "projectSlug": EMULATOR_IDENTITY.project}
 MODEL = "unsloth/gemma-4-E4B-it"
 ISO_MS = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$"
 
@@ -99,13 +100,19 @@ def create_job(client: httpx.Client, **overrides: Any) -> str:
     return job_id
 
 
-def wait_status(client: httpx.Client, job_id: str, *statuses: str, timeout: float = 5.0) -> str:
-    deadline = time.monotonic() + timeout
-    while True:
-        status: str = client.get(f"/v1/jobs/{job_id}").json()["job"]["status"]
-        if status in statuses or time.monotonic() > deadline:
-            return status
-        time.sleep(0.02)
+def job_status(client: httpx.Client, job_id: str) -> str:
+    status: str = client.get(f"/v1/jobs/{job_id}").json()["job"]["status"]
+    return status
+
+
+def wait_status(client: httpx.Client, job_id: str, *statuses: str, within: float = 5.0) -> str:
+    """Poll the job until its status is one of ``statuses``; return that status."""
+    return eventually_blocking(
+        lambda: job_status(client, job_id),
+        lambda status: status in statuses,
+        within=within,
+        what=f"job {job_id} to be {' or '.join(statuses)}",
+    )
 
 
 def stored_events(base_url: str, job_id: str) -> list[dict[str, Any]]:

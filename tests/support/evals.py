@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 from typing import Any
 
 import httpx
 
 from arkor_cloud import ArkorClient, ClientSettings
 from arkor_temporal.emulator.triage import load_dataset
+from tests.support.waiting import eventually
 
 MODEL = "unsloth/gemma-4-E4B-it"
 TRIAGE = load_dataset()
@@ -77,10 +76,13 @@ async def trained_job(settings: ClientSettings, **emulator: Any) -> str:
         job = await client.create_job("eval-test", config)
     # Status comes from the inspection surface: job faults would hit API polls too.
     async with httpx.AsyncClient(base_url=settings.base_url) as inspect:
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
+
+        async def status() -> str:
             jobs = (await inspect.get("/_emulator/jobs")).json()["jobs"]
-            if next(j["status"] for j in jobs if j["id"] == job.id) == "completed":
-                return job.id
-            await asyncio.sleep(0.05)
-    raise AssertionError(f"job {job.id} did not complete")
+            found: str = next(j["status"] for j in jobs if j["id"] == job.id)
+            return found
+
+        await eventually(
+            status, lambda found: found == "completed", within=15, what=f"job {job.id} to complete"
+        )
+    return job.id

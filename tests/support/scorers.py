@@ -1,4 +1,4 @@
-"""Custom scorers named by import path in the eval tests."""
+"""Custom scorers the eval tests name by import path (``tests.support.scorers:graded``)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Test hooks that record every call as a JSON line in the file named by ``ARKOR_HOOK_RECORD``.
 
-Use in a spec as ``tests.hooks_fixture.recorder:on_started`` and so on. Each
+Use in a spec as ``tests.support.hook_recorder:on_started`` and so on. Each
 line is ``{"type": <args class>, "event": ..., "args": <payload>}``; the
 checkpoint hook also calls ``infer`` and records the adapter and the answer.
 """

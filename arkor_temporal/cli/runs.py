@@ -1,0 +1,244 @@
+"""``arkor-temporal run``: start, follow, list and cancel training runs."""
+
+from __future__ import annotations
+
+import getpass
+import sys
+from pathlib import Path
+from typing import NoReturn
+
+import click
+from rich.console import Console
+from temporalio.client import Client
+
+from arkor_temporal.cli.app import (
+    EXIT_BAD_INPUT,
+    connected,
+    console,
+    emit,
+    errors,
+    fail,
+    json_option,
+    temporal_options,
+)
+from arkor_temporal.cli.inputs import load_spec_or_exit, overrides_option, parse_flag, spec_argument
+from arkor_temporal.cli.views.runs import cancel_text, result_table, runs_table, status_view
+from arkor_temporal.cli.views.watch import LiveRunView
+from arkor_temporal.client.connection import TemporalSettings
+from arkor_temporal.client.runs import (
+    RunFilter,
+    RunHandle,
+    cancel_run,
+    describe_run,
+    exit_code,
+    follow_run,
+    get_run,
+    list_runs,
+    start_run,
+    wait_for_result,
+)
+from arkor_temporal.core.durations import parse_since
+from arkor_temporal.core.models import Phase, RunResult
+
+
+@click.group()
+def run() -> None:
+    """Start, follow, list and cancel training runs."""
+
+
+run_id_argument = click.argument("workflow_id", metavar="ID")
+
+
+async def _watch_live(handle: RunHandle, screen: Console) -> RunResult:
+    """Show the run's live view on ``screen`` until it closes; return its result."""
+    with LiveRunView(handle.id, screen) as view:
+        async for snapshot in follow_run(handle):
+            view.show(snapshot)
+        result = await wait_for_result(handle)
+        view.finish(result)
+    return result
+
+
+async def report_result(handle: RunHandle, *, live: bool, as_json: bool) -> int:
+    """Wait for the run (live view on the terminal, or not), print its result, give the exit code.
+
+    With ``--json`` the live view goes to stderr, so stdout holds only the result.
+    """
+    if live:
+        result = await _watch_live(handle, errors if as_json else console)
+    else:
+        result = await wait_for_result(handle)
+    emit(as_json, result, result_table(result))
+    return exit_code(result)
+
+
+@run.command("start")
+@spec_argument
+@overrides_option("Override a spec field, e.g. maxSteps=200 (repeatable).")
+@click.option("--id", "workflow_id", help="Workflow id (default: train-<name>-<timestamp>).")
+@click.option(
+    "--wait", is_flag=True, help="Wait for the result; exit non-zero unless it completed."
+)
+@click.option("--watch", is_flag=True, help="Like --wait, with the live view of `run watch`.")
+@json_option
+@temporal_options
+def run_start(
+    spec_path: Path,
+    overrides: tuple[str, ...],
+    workflow_id: str | None,
+    wait: bool,
+    watch: bool,
+    as_json: bool,
+    settings: TemporalSettings,
+) -> None:
+    """Start a training run from a YAML or JSON SPEC and print its workflow id."""
+    if wait and watch:
+        fail("give --wait or --watch, not both", EXIT_BAD_INPUT)
+
+    async def go(client: Client) -> int:
+        handle = await start_run(
+            client, spec, task_queue=settings.task_queue, workflow_id=workflow_id
+        )
+        if not (wait or watch):
+            emit(as_json, {"workflow_id": handle.id, "run_id": handle.result_run_id}, handle.id)
+            return 0
+        errors.print(f"started {handle.id}", highlight=False)
+        return await report_result(handle, live=watch, as_json=as_json)
+
+    spec = load_spec_or_exit(spec_path, overrides)  # validated before anything starts
+    sys.exit(connected(settings, go))
+
+
+@run.command("status")
+@run_id_argument
+@json_option
+@temporal_options
+def run_status(workflow_id: str, as_json: bool, settings: TemporalSettings) -> None:
+    """Show a run: summary, search attributes, live details (or its result once ended)."""
+
+    async def go(client: Client) -> None:
+        info = await describe_run(get_run(client, workflow_id))
+        emit(as_json, info, status_view(info))
+
+    connected(settings, go)
+
+
+@run.command("watch")
+@run_id_argument
+@json_option
+@temporal_options
+def run_watch(workflow_id: str, as_json: bool, settings: TemporalSettings) -> None:
+    """Follow a run live until it ends; the exit code tells how it ended.
+
+    Progress over steps, loss and eval-loss sparklines, checkpoints as they land,
+    then the result (with the stop or cancel reason). With --json the live view
+    goes to stderr and the result JSON to stdout.
+    """
+    _exit_with_result(settings, workflow_id, live=True, as_json=as_json)
+
+
+@run.command("result")
+@run_id_argument
+@json_option
+@temporal_options
+def run_result(workflow_id: str, as_json: bool, settings: TemporalSettings) -> None:
+    """Print a run's result, waiting for it to end; the exit code tells how it ended."""
+    _exit_with_result(settings, workflow_id, live=False, as_json=as_json)
+
+
+def _exit_with_result(
+    settings: TemporalSettings, workflow_id: str, *, live: bool, as_json: bool
+) -> NoReturn:
+    """``report_result`` for an existing run, then exit with its code."""
+
+    async def go(client: Client) -> int:
+        handle = get_run(client, workflow_id)
+        await describe_run(handle)  # an unknown id fails here, clearly
+        return await report_result(handle, live=live, as_json=as_json)
+
+    sys.exit(connected(settings, go))
+
+
+@run.command("list")
+@click.option(
+    "--phase", type=click.Choice([p.value for p in Phase]), help="Only runs in this phase."
+)
+@click.option("--model", help="Only runs of this base model.")
+@click.option("--name", help="Run name; a trailing * matches a prefix (nightly-*).")
+@click.option("--since", help="Started within a duration (2h, 1d) or after an ISO time.")
+@click.option(
+    "--running/--closed", "running", default=None, help="Only open, or only closed, runs."
+)
+@click.option("--query", "extra", help="An extra Temporal List Filter, ANDed.")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 1000))
+@json_option
+@temporal_options
+def run_list(
+    phase: str | None,
+    model: str | None,
+    name: str | None,
+    since: str | None,
+    running: bool | None,
+    extra: str | None,
+    limit: int,
+    as_json: bool,
+    settings: TemporalSettings,
+) -> None:
+    """List runs, newest first, filtered through their search attributes."""
+    run_filter = RunFilter(
+        phase=phase,
+        model=model,
+        name=name,
+        since=None if since is None else parse_flag("--since", parse_since, since),
+        running=running,
+        extra=extra,
+    )
+
+    async def go(client: Client) -> None:
+        rows = await list_runs(client, run_filter, limit=limit)
+        emit(as_json, rows, runs_table(rows))
+
+    connected(settings, go)
+
+
+def _default_requester() -> str:
+    try:
+        return f"{getpass.getuser()} (arkor-temporal cli)"
+    except (KeyError, OSError):
+        return "arkor-temporal cli"
+
+
+@run.command("cancel")
+@run_id_argument
+@click.option("--reason", required=True, help="Why: recorded in the run's result and the UI.")
+@click.option("--by", "requested_by", help="Who asks (default: your user name).")
+@click.option(
+    "--signal",
+    "use_signal",
+    is_flag=True,
+    help="Send the request_cancel signal instead of the cancel update (no acknowledgement).",
+)
+@json_option
+@temporal_options
+def run_cancel(
+    workflow_id: str,
+    reason: str,
+    requested_by: str | None,
+    use_signal: bool,
+    as_json: bool,
+    settings: TemporalSettings,
+) -> None:
+    """Cancel a run; the backend job is cancelled before the answer comes back."""
+
+    async def go(client: Client) -> None:
+        ack = await cancel_run(
+            get_run(client, workflow_id),
+            reason,
+            requested_by or _default_requester(),
+            use_signal=use_signal,
+        )
+        # The signal has no answer: its JSON says only that it was sent.
+        sent = {"workflow_id": workflow_id, "outcome": "signalled"}
+        emit(as_json, sent if ack is None else ack, cancel_text(ack))
+
+    connected(settings, go)

@@ -1,0 +1,92 @@
+"""Views of runs: the ``run status`` panel, the result table, the run list, a cancel answer."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.console import Group, RenderableType
+from rich.markdown import Markdown
+from rich.table import Table
+from rich.text import Text
+
+from arkor_temporal.client.runs import RunInfo, RunRow
+from arkor_temporal.core.models import CancelAck, RunResult
+
+
+def result_table(result: RunResult) -> Table:
+    table = Table(title=f"run {result.run_name}", show_header=False)
+    table.add_row("status", f"[bold]{result.status.value}[/]")
+    table.add_row("reason", result.reason)
+    table.add_row("job", result.job_id or "-")
+    table.add_row("steps", str(result.metrics.steps))
+    table.add_row("last loss", _fmt(result.metrics.last_loss))
+    table.add_row("min loss", _fmt(result.metrics.min_loss))
+    table.add_row("last eval loss", _fmt(result.metrics.last_eval_loss))
+    table.add_row("checkpoints", ", ".join(str(c.step) for c in result.checkpoints) or "none")
+    best = result.best_checkpoint
+    if best is not None and best.score is not None:
+        table.add_row("best checkpoint", f"step {best.step} (eval score {best.score:.3f})")
+    table.add_row("artifacts", ", ".join(_artifact_name(a) for a in result.artifacts) or "none")
+    table.add_row(
+        "events applied",
+        f"{result.ledger.count} (duplicates dropped: {result.ledger.duplicates_dropped})",
+    )
+    return table
+
+
+def status_view(info: RunInfo) -> RenderableType:
+    """``run status``: identity and search attributes, then live details or the result."""
+    row = info.run
+    table = Table(title=f"run {row.workflow_id}", show_header=False)
+    table.add_row("execution", row.execution_status.lower())
+    table.add_row("summary", info.summary or "-")
+    table.add_row("run name", row.run_name or "-")
+    table.add_row("model", row.model or "-")
+    table.add_row("phase", row.phase or "-")
+    table.add_row("job", row.job_id or "-")
+    table.add_row("started", f"{row.start_time:%Y-%m-%d %H:%M:%S} UTC")
+    if row.close_time:
+        table.add_row("closed", f"{row.close_time:%Y-%m-%d %H:%M:%S} UTC")
+    parts: list[RenderableType] = [table]
+    if info.details:
+        parts.append(Markdown(info.details))
+    elif row.running:
+        parts.append(Text("no worker answered the status query", style="yellow"))
+    if info.result:
+        parts.append(result_table(info.result))
+    return Group(*parts)
+
+
+def runs_table(rows: Sequence[RunRow]) -> RenderableType:
+    """``run list``: one line per run, or a note when none matched."""
+    if not rows:
+        return "no runs match"
+    table = Table("workflow id", "run name", "model", "phase", "ckpt step", "best eval", "started")
+    for row in rows:
+        table.add_row(
+            row.workflow_id,
+            row.run_name or "-",
+            row.model or "-",
+            row.phase or row.execution_status.lower(),
+            "-" if row.checkpoint_step is None else str(row.checkpoint_step),
+            _fmt(row.best_eval),
+            f"{row.start_time:%Y-%m-%d %H:%M:%S}",
+        )
+    return table
+
+
+def cancel_text(ack: CancelAck | None) -> str:
+    """``run cancel``: the update's answer, or None when only the signal was sent."""
+    if ack is None:
+        return "cancel signalled"
+    return f"{ack.outcome} (run {ack.run_status}, job {ack.job_id or '-'})"
+
+
+def _artifact_name(artifact: object) -> str:
+    if isinstance(artifact, dict) and "pathname" in artifact:
+        return str(artifact["pathname"])
+    return str(artifact)
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4f}"

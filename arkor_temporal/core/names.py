@@ -1,0 +1,61 @@
+"""Every name Temporal and the backend see: one place, so raiser and matcher never drift.
+
+Workflow, signal, query and update names are recorded in histories; failure
+types are matched by retry policies and by clients reading a failed run;
+the marker key is written into every job config. Renaming any of them breaks
+runs in flight and the recorded histories in ``tests/histories``.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Final
+
+from temporalio.common import SearchAttributeKey
+
+DEFAULT_TASK_QUEUE: Final = "arkor-training"
+
+
+class WorkflowName(StrEnum):
+    TRAINING_RUN = "TrainingRun"
+    ORPHAN_REAPER = "OrphanReaper"
+
+
+class TrainingRunMessage(StrEnum):
+    """Signals, queries and updates of ``TrainingRun``."""
+
+    RELAY_EVENTS = "relay_events"  # signal, internal: events from the stream activity
+    REQUEST_CANCEL = "request_cancel"  # signal
+    CANCEL = "cancel"  # update
+    STATUS = "status"  # query
+    METRICS = "metrics"  # query
+    EVALUATIONS = "evaluations"  # query
+
+
+class FailureType(StrEnum):
+    """``ApplicationError`` types: how a run failed, or why an activity must not retry."""
+
+    TRAINING_FAILED = "TrainingFailed"  # the backend reports the training failed
+    START_FAILED = "StartFailed"  # the job could not be created
+    FOLLOW_FAILED = "FollowFailed"  # the event stream was lost for good
+    CRITICAL_HOOK_FAILED = "CriticalHookFailed"  # a hook marked critical failed
+    STREAM_REFUSED = "StreamRefused"  # the backend refused the stream (401/403/410/426)
+    WORKER_SHUTDOWN = "WorkerShutdown"  # the stream is handed to another worker
+    HOOK_FAILED = "HookFailed"  # a user hook raised or returned a failure
+    NOTIFICATION_UNDELIVERED = "NotificationUndelivered"
+    JOB_REJECTED = "JobRejected"  # the backend refused the job config for good
+    MISSING_SECRET = "MissingSecret"  # a secret the spec names is not set on the worker
+    CANCEL_PENDING = "CancelPending"  # the job still runs after the cancel: retry
+
+
+# Written into each job's config: ``{MARKER_KEY: {"marker": ..., "workflowId": ...}}``.
+MARKER_KEY: Final = "arkorTemporal"
+
+
+def run_marker(workflow_id: str, first_execution_run_id: str) -> str:
+    """The marker of one workflow chain's job: the same across retries and continue-as-new."""
+    return f"{workflow_id}/{first_execution_run_id}"
+
+
+# Set by Temporal on runs a Schedule starts.
+SCHEDULED_START_TIME = SearchAttributeKey.for_datetime("TemporalScheduledStartTime")

@@ -1,1 +1,0 @@
-"""A hook package for tests: every callback records its argument (see ``recorder``)."""
