@@ -29,6 +29,7 @@ from arkor_cloud import ApiStatusError, ArkorClient, ArkorError, ChatRequest, is
 from arkor_temporal.activities.context import CloudContext
 from arkor_temporal.activities.heartbeat import Heartbeater
 from arkor_temporal.core.evals import Answer, CheckpointEval, EvalCase, EvalInput, summarize
+from arkor_temporal.core.names import ActivityName
 
 RETRY_DELAYS = (0.5, 1.0, 2.0)
 _RETRYABLE_STATUSES = frozenset({408, 425, 429})
@@ -55,7 +56,7 @@ class EvalActivities:
         self._context = context
         self._retry_delays = tuple(retry_delays)
 
-    @activity.defn
+    @activity.defn(name=ActivityName.EVALUATE_CHECKPOINT)
     async def evaluate_checkpoint(self, eval_input: EvalInput) -> CheckpointEval:
         started = time.monotonic()
         suite = eval_input.suite
@@ -102,17 +103,7 @@ class EvalActivities:
         return evaluation
 
     async def _ask(self, client: ArkorClient, case: EvalCase, target: dict[str, Any]) -> Answer:
-        request = ChatRequest(
-            messages=case.messages,
-            max_tokens=case.max_tokens,
-            temperature=case.temperature,
-            top_p=case.top_p,
-            tools=case.tools,
-            tool_choice=case.tool_choice,
-            response_format=case.response_format,
-            structured_outputs=case.structured_outputs,
-            **target,
-        )
+        request = ChatRequest(messages=case.messages, **case.generation_settings(), **target)
         attempt = 0
         while True:
             try:

@@ -21,7 +21,7 @@ from arkor_cloud import ArkorClient, ChatCompletion, ChatRequest
 from arkor_temporal.activities.context import CloudContext
 from arkor_temporal.core.hooks import CheckpointArgs, HookArgs, HookCall, HookOutcome, Infer
 from arkor_temporal.core.imports import resolve_callable
-from arkor_temporal.core.names import FailureType
+from arkor_temporal.core.names import ActivityName, FailureType
 
 
 def bound_infer(client: ArkorClient, adapter: dict[str, Any]) -> Infer:
@@ -37,7 +37,7 @@ class HookActivities:
     def __init__(self, context: CloudContext) -> None:
         self._context = context
 
-    @activity.defn
+    @activity.defn(name=ActivityName.RUN_HOOK)
     async def run_hook(self, call: HookCall) -> HookOutcome:
         attempt = activity.info().attempt
         deadline = asyncio.timeout(call.timeout_seconds)

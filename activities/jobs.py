@@ -18,7 +18,8 @@ from temporalio.exceptions import ApplicationError
 from arkor_cloud import ApiStatusError, ArkorClient, PermanentApiError, TrainingJob
 from arkor_temporal.activities.context import CloudContext
 from arkor_temporal.core.models import JobRef, JobSnapshot, JobState, StartJobInput
-from arkor_temporal.core.names import MARKER_KEY, FailureType
+from arkor_temporal.core.names import MARKER_KEY, ActivityName, FailureType
+from arkor_temporal.core.spec import SpecError, WireSchema
 
 # Statuses for which posting the same body again cannot succeed.
 _REJECTED = frozenset({400, 404, 409, 413, 415, 422})
@@ -38,10 +39,10 @@ class JobActivities:
     def __init__(self, context: CloudContext) -> None:
         self._context = context
 
-    @activity.defn
+    @activity.defn(name=ActivityName.CREATE_OR_ADOPT_JOB)
     async def create_or_adopt_job(self, start: StartJobInput) -> JobRef:
         info = activity.info()
-        config = _with_secrets(start)
+        config = _with_secrets(start, self._context.wire_schema)
         config[MARKER_KEY] = {"marker": start.marker, "workflowId": info.workflow_id}
         async with self._context.client() as client:
             if info.attempt > 1:
@@ -66,12 +67,12 @@ class JobActivities:
                 raise
         return JobRef(job_id=job.id, run_name=job.name, marker=start.marker, adopted=False)
 
-    @activity.defn
+    @activity.defn(name=ActivityName.READ_JOB_STATUS)
     async def read_job_status(self, job_id: str) -> JobSnapshot:
         async with self._context.client() as client:
             return _snapshot(await client.get_job(job_id))
 
-    @activity.defn
+    @activity.defn(name=ActivityName.CANCEL_JOB)
     async def cancel_job(self, job_id: str) -> JobSnapshot:
         """Cancel the backend job and return its status once the backend shows it terminal.
 
@@ -116,9 +117,17 @@ def _snapshot(job: TrainingJob | None, job_id: str | None = None) -> JobSnapshot
     return JobSnapshot(job_id=job.id, status=JobState(job.status.value), error=job.error)
 
 
-def _with_secrets(start: StartJobInput) -> dict[str, Any]:
-    """The job config with secrets the spec only references, resolved on this worker."""
-    config = start.spec.job_config()
+def _with_secrets(start: StartJobInput, wire_schema: WireSchema) -> dict[str, Any]:
+    """The job config in this worker's wire schema, with the secrets the spec only references."""
+    try:
+        config = start.spec.job_config(wire_schema)
+    except SpecError as exc:
+        # The spec was valid where it was written; this worker's backend cannot take it.
+        raise ApplicationError(
+            f"the job config cannot be sent: {exc}",
+            type=FailureType.JOB_REJECTED,
+            non_retryable=True,
+        ) from None
     env_name = start.spec.blob_token_env
     if env_name is not None:
         token = os.environ.get(env_name)

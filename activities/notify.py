@@ -24,7 +24,7 @@ import httpx
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from arkor_temporal.core.names import FailureType
+from arkor_temporal.core.names import ActivityName, FailureType
 from arkor_temporal.core.notifications import (
     DeliveryRecord,
     NotificationInput,
@@ -91,7 +91,7 @@ class NotifyActivities:
         self._environ = environ
         self._timeout = httpx.Timeout(timeout_seconds)
 
-    @activity.defn
+    @activity.defn(name=ActivityName.SEND_NOTIFICATION)
     async def send_notification(self, notification: NotificationInput) -> DeliveryRecord:
         info = activity.info()
         env = os.environ if self._environ is None else self._environ

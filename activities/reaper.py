@@ -16,13 +16,14 @@ from temporalio.service import RPCError, RPCStatusCode
 from arkor_temporal.activities.context import CloudContext
 from arkor_temporal.activities.jobs import job_marker
 from arkor_temporal.core.models import OrphanJob, OrphanScan
+from arkor_temporal.core.names import ActivityName
 
 
 class ReaperActivities:
     def __init__(self, context: CloudContext) -> None:
         self._context = context
 
-    @activity.defn
+    @activity.defn(name=ActivityName.FIND_ORPHANS)
     async def find_orphans(self) -> OrphanScan:
         async with self._context.client() as cloud:
             jobs = await cloud.list_jobs()

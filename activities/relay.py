@@ -6,6 +6,8 @@ on arrives (started, checkpoint), when the batch is full, or when the oldest
 pending event has waited ``flush_seconds``. A batch counts as delivered only
 once the signal RPC returned: the caller's cursor moves then and only then, so
 a crash can repeat events (the workflow drops repeats) but never skip one.
+Each batch says where it starts in the stream (the id of the event before its
+first), which is how the workflow tells repeats from new events.
 """
 
 from __future__ import annotations
@@ -16,9 +18,9 @@ import time
 from collections.abc import Awaitable, Callable
 from types import TracebackType
 
-from arkor_temporal.core.models import RunEvent
+from arkor_temporal.core.models import RunEvent, StreamOrigin
 
-SendBatch = Callable[[list[RunEvent]], Awaitable[None]]
+SendBatch = Callable[[list[RunEvent], StreamOrigin], Awaitable[None]]
 
 
 class EventRelay:
@@ -26,11 +28,13 @@ class EventRelay:
         self,
         send: SendBatch,
         *,
+        resume_after: str | None,
         flush_seconds: float,
-        on_delivered: Callable[[RunEvent], None],
+        on_delivered: Callable[[str | None], None],
         max_batch: int = 500,
     ) -> None:
         self._send = send
+        self._after = resume_after  # the id the next batch starts after
         self._flush_seconds = flush_seconds
         self._on_delivered = on_delivered
         self._max_batch = max_batch
@@ -59,19 +63,20 @@ class EventRelay:
         async with self._lock:
             while self._pending:
                 batch = self._pending[: self._max_batch]
-                await self._send(batch)
+                await self._send(batch, StreamOrigin(after=self._after))
                 # Events may have been appended while the signal was in flight.
                 del self._pending[: len(batch)]
                 self.batches_sent += 1
-                self._on_delivered(batch[-1])
+                self._after = _last_id(batch, self._after)
+                self._on_delivered(self._after)
             self._oldest_at = None
 
-    async def take_pending(self) -> list[RunEvent]:
-        """Stop relaying and hand back what was not sent (it goes into the activity result)."""
+    async def take_pending(self) -> tuple[list[RunEvent], StreamOrigin]:
+        """Stop relaying; hand back what was not sent, and where it starts (for the result)."""
         await self._stop_timer()
         async with self._lock:
             pending, self._pending = self._pending, []
-            return pending
+            return pending, StreamOrigin(after=self._after)
 
     async def _tick(self) -> None:
         while True:
@@ -97,3 +102,9 @@ class EventRelay:
         tb: TracebackType | None,
     ) -> None:
         await self._stop_timer()
+
+
+def _last_id(events: list[RunEvent], before: str | None) -> str | None:
+    """The position after ``events``: the last id among them (an id-less event has none)."""
+    ids = [event.event_id for event in events if event.event_id is not None]
+    return ids[-1] if ids else before

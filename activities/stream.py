@@ -12,9 +12,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+from collections.abc import Callable
 from typing import Any
 
-from pydantic import BaseModel
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
@@ -22,6 +22,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from arkor_cloud import (
     CheckpointSaved,
     EventFollower,
+    JobLostError,
     PermanentApiError,
     StreamEvent,
     TrainingCompleted,
@@ -40,9 +41,11 @@ from arkor_temporal.core.models import (
     JobState,
     RuleState,
     RunEvent,
+    StreamCursor,
+    StreamOrigin,
     StreamOutcome,
 )
-from arkor_temporal.core.names import FailureType, TrainingRunMessage
+from arkor_temporal.core.names import ActivityName, FailureType, TrainingRunMessage
 from arkor_temporal.core.stop_rules import observe
 
 _URGENT = frozenset({EventType.STARTED.value, EventType.CHECKPOINT.value})
@@ -50,13 +53,6 @@ _URGENT = frozenset({EventType.STARTED.value, EventType.CHECKPOINT.value})
 
 class WorkflowRunClosedError(Exception):
     """The workflow run this activity relays to has closed."""
-
-
-class StreamCursor(BaseModel):
-    """Heartbeat details: the last event the workflow has acknowledged."""
-
-    last_event_id: str | None = None
-    relayed_batches: int = 0
 
 
 def to_run_event(event: StreamEvent) -> RunEvent | None:
@@ -99,7 +95,7 @@ class StreamActivities:
     def __init__(self, context: CloudContext) -> None:
         self._context = context
 
-    @activity.defn
+    @activity.defn(name=ActivityName.FOLLOW_JOB_EVENTS)
     async def follow_job_events(self, follow: FollowInput) -> StreamOutcome:
         cursor = restore_details(StreamCursor) or StreamCursor(last_event_id=follow.resume_after)
         follow_task = asyncio.create_task(self._follow(follow, cursor))
@@ -129,19 +125,19 @@ class StreamActivities:
         handle = activity.client().get_workflow_handle(follow.workflow_id, run_id=follow.run_id)
         sender = f"{info.activity_id}#{info.attempt}"
 
-        async def send(events: list[RunEvent]) -> None:
+        async def send(events: list[RunEvent], origin: StreamOrigin) -> None:
             try:
                 await handle.signal(
-                    TrainingRunMessage.RELAY_EVENTS, EventBatch(events=events, sender=sender)
+                    TrainingRunMessage.RELAY_EVENTS,
+                    EventBatch(events=events, sender=sender, origin=origin),
                 )
             except RPCError as exc:
                 if exc.status == RPCStatusCode.NOT_FOUND:
                     raise WorkflowRunClosedError from exc
                 raise
 
-        def delivered(event: RunEvent) -> None:
-            if event.event_id is not None:
-                cursor.last_event_id = event.event_id
+        def delivered(after: str | None) -> None:
+            cursor.last_event_id = after
             cursor.relayed_batches += 1
 
         rules, rule_state = follow.stop_rules, RuleState()
@@ -151,33 +147,56 @@ class StreamActivities:
             stops = rules is not None and observe(rules, rule_state, event) is not None
             return stops or event.type in _URGENT
 
-        relay = EventRelay(send, flush_seconds=follow.flush_seconds, on_delivered=delivered)
-        async with self._context.client() as client, Heartbeater(lambda: cursor), relay:
+        relay = EventRelay(
+            send,
+            resume_after=cursor.last_event_id,
+            flush_seconds=follow.flush_seconds,
+            on_delivered=delivered,
+        )
+        policy = self._context.reconnect
+        if follow.job_lost_after_seconds is not None:
+            policy = policy.model_copy(update={"lost_after": follow.job_lost_after_seconds})
+        async with self._context.client() as client:
             follower = EventFollower(
-                client,
-                follow.job_id,
-                policy=self._context.reconnect,
-                last_event_id=cursor.last_event_id,
+                client, follow.job_id, policy=policy, last_event_id=cursor.last_event_id
             )
-            async with contextlib.aclosing(follower):
-                try:
-                    async for wire_event in follower:
-                        event = to_run_event(wire_event)
-                        if event is None:
-                            activity.logger.info("skipping event type %s", wire_event.type)
-                            continue
-                        if event.type in TERMINAL_EVENT_TYPES:
-                            return StreamOutcome(tail=[*await relay.take_pending(), event])
-                        await relay.add(event, urgent=urgent(event))
-                except PermanentApiError as exc:
-                    raise ApplicationError(
-                        f"the backend refused the event stream: {exc}",
-                        type=FailureType.STREAM_REFUSED,
-                        non_retryable=True,
-                    ) from exc
-            job = follower.final_job
-            return StreamOutcome(
-                tail=await relay.take_pending(),
-                final_status=JobState(job.status.value) if job is not None else None,
-                final_error=job.error if job is not None else None,
-            )
+
+            def details() -> StreamCursor:
+                return cursor.model_copy(update={"trouble": follower.trouble})
+
+            async with Heartbeater(details), relay:
+                return await self._relay(follower, relay, urgent)
+
+    async def _relay(
+        self, follower: EventFollower, relay: EventRelay, urgent: Callable[[RunEvent], bool]
+    ) -> StreamOutcome:
+        """Relay the follower's events until the stream is over; return its tail."""
+        async with contextlib.aclosing(follower):
+            try:
+                async for wire_event in follower:
+                    event = to_run_event(wire_event)
+                    if event is None:
+                        activity.logger.info("skipping event type %s", wire_event.type)
+                        continue
+                    if event.type in TERMINAL_EVENT_TYPES:
+                        pending, origin = await relay.take_pending()
+                        return StreamOutcome(tail=[*pending, event], tail_origin=origin)
+                    await relay.add(event, urgent=urgent(event))
+            except PermanentApiError as exc:
+                raise ApplicationError(
+                    f"the backend refused the event stream: {exc}",
+                    type=FailureType.STREAM_REFUSED,
+                    non_retryable=True,
+                ) from exc
+            except JobLostError as exc:
+                raise ApplicationError(
+                    str(exc), type=FailureType.JOB_LOST, non_retryable=True
+                ) from exc
+        job = follower.final_job
+        pending, origin = await relay.take_pending()
+        return StreamOutcome(
+            tail=pending,
+            tail_origin=origin,
+            final_status=JobState(job.status.value) if job is not None else None,
+            final_error=job.error if job is not None else None,
+        )

@@ -10,7 +10,7 @@ from urllib.parse import quote
 
 import httpx
 import structlog
-from httpx_sse import EventSource, ServerSentEvent
+from httpx_sse import ServerSentEvent
 from pydantic import TypeAdapter, ValidationError
 
 from arkor_cloud._version import __version__
@@ -28,6 +28,7 @@ from arkor_cloud.models import (
     TrainingJob,
 )
 from arkor_cloud.settings import ClientSettings
+from arkor_cloud.sse import SSEDecoder
 
 __all__ = ["ArkorClient"]
 
@@ -308,10 +309,17 @@ async def _read_error_body(response: httpx.Response) -> str:
 
 
 async def _iter_sse(response: httpx.Response) -> AsyncGenerator[ServerSentEvent, None]:
-    # httpx-sse splits lines on LF, CRLF and lone CR, across chunk boundaries.
+    content_type = response.headers.get("content-type", "").partition(";")[0]
+    if "text/event-stream" not in content_type:
+        request = response.request
+        raise TransportError(
+            f"{request.method} {request.url.path}: expected text/event-stream, got {content_type!r}"
+        )
+    decoder = SSEDecoder()
     try:
-        async for sse in EventSource(response).aiter_sse():
-            yield sse
+        async for chunk in response.aiter_bytes():
+            for sse in decoder.feed(chunk):
+                yield sse
     except httpx.RequestError as exc:
         raise _transport_error(response.request, exc) from exc
 

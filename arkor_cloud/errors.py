@@ -3,7 +3,8 @@
 Transport failures (the request never produced a usable response) are kept apart
 from HTTP statuses (the server answered and said no). Statuses are further split
 into permanent and transient following docs/protocol.md §1.3: only
-401/403/410/426 are permanent; every other status falls to the retry path.
+401/403/410/426 are permanent; every other status falls to the retry path. The
+anonymous-credentials codes of PR #100 (docs/protocol.md §14.13) are permanent too.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import json
 from typing import Any
 
 __all__ = [
+    "AnonymousCredentialsRejected",
     "ApiStatusError",
     "ArkorError",
     "ConfigurationError",
@@ -28,6 +30,25 @@ __all__ = [
 PERMANENT_STATUSES = frozenset({401, 403, 410, 426})
 _BODY_LIMIT = 500
 _CLIENT_VERSION_ENV = "ARKOR_TEMPORAL_CLIENT_VERSION"
+
+# The fix is the same for both codes: new credentials, and state that names their workspace.
+_NEW_CREDENTIALS = (
+    "Sign in with `arkor login --oauth` (an account that works on several machines), "
+    "or mint new anonymous credentials on this machine with `arkor login --anonymous` "
+    "(or set ARKOR_TEMPORAL_TOKEN); then delete .arkor/state.json, which still names the "
+    "old workspace, or set ARKOR_TEMPORAL_ORG and ARKOR_TEMPORAL_PROJECT."
+)
+_ANONYMOUS_DEAD_ENDS = {
+    "anonymous_token_single_device": (
+        "The anonymous credentials were rejected as single-device "
+        "(anonymous_token_single_device): an anonymous account works on one machine only, "
+        "and another machine has taken it over."
+    ),
+    "anonymous_account_not_found": (
+        "The anonymous account behind these credentials no longer exists "
+        "(anonymous_account_not_found)."
+    ),
+}
 
 
 class ArkorError(Exception):
@@ -55,6 +76,18 @@ class StreamGaveUpError(ArkorError):
     def __init__(self, failures: int) -> None:
         super().__init__(f"Arkor SSE stream failed {failures} consecutive times; giving up.")
         self.failures = failures
+
+
+class JobLostError(ArkorError):
+    """The backend has answered 404 for the job for too long: it no longer knows it."""
+
+    def __init__(self, job_id: str, seconds: float) -> None:
+        super().__init__(
+            f"the backend has answered 404 for job {job_id} for {seconds:.0f} s: "
+            "it no longer knows the job (restarted without its data, or the job was deleted)"
+        )
+        self.job_id = job_id
+        self.seconds = seconds
 
 
 class ApiStatusError(ArkorError):
@@ -85,6 +118,15 @@ class UnsupportedClientError(PermanentApiError):
     """426: the cloud API refuses the `X-Arkor-Client` revision we send."""
 
 
+class AnonymousCredentialsRejected(PermanentApiError):
+    """The anonymous credentials are dead for good (`code` says why); only new ones help."""
+
+    def __init__(self, *, code: str, status: int, body: str, method: str, path: str) -> None:
+        message = f"{_ANONYMOUS_DEAD_ENDS[code]} {_NEW_CREDENTIALS}"
+        super().__init__(status=status, message=message, body=body, method=method, path=path)
+        self.code = code
+
+
 def is_transient(exc: BaseException) -> bool:
     """Whether retrying the operation that raised `exc` may succeed."""
     if isinstance(exc, ApiStatusError):
@@ -104,6 +146,12 @@ def api_status_error(
             body=body,
             method=method,
             path=path,
+        )
+    code = parsed.get("code") if isinstance(parsed, dict) else None
+    if code in _ANONYMOUS_DEAD_ENDS:
+        # The code decides, whatever the status (PR #100 sends it with 401).
+        return AnonymousCredentialsRejected(
+            code=code, status=status, body=body, method=method, path=path
         )
     error = parsed.get("error") if isinstance(parsed, dict) else None
     message = next(

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import json
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import structlog
 from httpx_sse import ServerSentEvent
-from pydantic import ValidationError
+from pydantic import ValidationError, ValidatorFunctionWrapHandler, WrapValidator
 
 from arkor_cloud.models import WireModel
 
 __all__ = [
     "CheckpointSaved",
+    "CompletedMetrics",
     "StreamEvent",
     "TrainingCompleted",
     "TrainingFailed",
@@ -63,10 +64,34 @@ class CheckpointSaved(StreamEvent):
     artifacts: list[Any] = []
 
 
+def _none_when_invalid(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    # A malformed figure must not cost the terminal event it rides on.
+    try:
+        return handler(value)
+    except ValidationError:
+        return None
+
+
+NoneWhenInvalid = WrapValidator(_none_when_invalid)
+
+
+class CompletedMetrics(WireModel):
+    """`training.completed.metrics` as PR #210 types it (docs/protocol.md §14.13).
+
+    Older servers typed it `unknown`: other keys are kept, and a figure of the wrong
+    type reads as null.
+    """
+
+    final_loss: Annotated[float | None, NoneWhenInvalid] = None
+    total_steps: Annotated[int | None, NoneWhenInvalid] = None
+    total_time: Annotated[float | None, NoneWhenInvalid] = None
+
+
 class TrainingCompleted(StreamEvent):
     terminal: ClassVar[bool] = True
     type: Literal["training.completed"] = "training.completed"
-    metrics: Any = None
+    # Anything but an object (the old `unknown` allowed it) reads as no metrics.
+    metrics: Annotated[CompletedMetrics | None, NoneWhenInvalid] = None
     artifacts: list[Any] = []
 
 
@@ -74,7 +99,7 @@ class TrainingFailed(StreamEvent):
     terminal: ClassVar[bool] = True
     type: Literal["training.failed"] = "training.failed"
     error: str
-    step: int | None = None
+    step: int | None = None  # null or absent: the failure is not tied to a step
 
 
 class UnknownEvent(StreamEvent):

@@ -14,7 +14,14 @@ import structlog
 from pydantic import BaseModel, ConfigDict, Field
 
 from arkor_cloud.client import ArkorClient
-from arkor_cloud.errors import ArkorError, PermanentApiError, StreamGaveUpError, TransportError
+from arkor_cloud.errors import (
+    ApiStatusError,
+    ArkorError,
+    JobLostError,
+    PermanentApiError,
+    StreamGaveUpError,
+    TransportError,
+)
 from arkor_cloud.events import StreamEvent, parse_event
 from arkor_cloud.models import TrainingJob
 
@@ -35,6 +42,8 @@ class ReconnectPolicy(BaseModel):
     idle_timeout: float | None = Field(default=45.0, gt=0)
     # Failing this long after the last progress triggers a job check (docs/protocol.md §14.6).
     reconcile_after: float = Field(default=60.0, ge=0)
+    # A job whose check answers 404 this long is lost (`JobLostError`); None: wait forever.
+    lost_after: float | None = Field(default=600.0, ge=0)
 
     def next_delay(self, attempt: int, random: Callable[[], float]) -> float:
         """docs/protocol.md §3.5 `next_delay`: doubling, ±25 % jitter, within `[0, max_delay]`."""
@@ -49,8 +58,10 @@ class EventFollower:
 
     It stops after yielding a terminal event (`training.completed` / `training.failed`),
     or when `GET /v1/jobs/:id` confirms a terminal status (then `final_job` is set).
-    It raises at once on a permanent status, and `StreamGaveUpError` once `max_attempts`
-    is exhausted. `last_event_id` is the resume cursor to persist (e.g. in a heartbeat).
+    It raises at once on a permanent status, `StreamGaveUpError` once `max_attempts`
+    is exhausted, and `JobLostError` once the job's check has answered 404 for
+    `lost_after`. `last_event_id` is the resume cursor to persist (e.g. in a heartbeat);
+    `trouble` says, while it lasts, why no event comes.
     """
 
     def __init__(
@@ -67,6 +78,7 @@ class EventFollower:
         self.job_id = job_id
         self.last_event_id = last_event_id
         self.final_job: TrainingJob | None = None
+        self.trouble: str | None = None
         self.opens = 0
         self.delays: list[float] = []
         self._client = client
@@ -76,6 +88,7 @@ class EventFollower:
         self._clock = clock
         self._log = _log.bind(job_id=job_id)
         self._events: AsyncGenerator[StreamEvent, None] | None = None
+        self._missing_since: float | None = None  # when the job's check first answered 404
 
     def __aiter__(self) -> AsyncIterator[StreamEvent]:
         self._events = self._follow()
@@ -93,12 +106,13 @@ class EventFollower:
         # The job, once a clean close found it terminal; set, the follow ends at the
         # first clean close that brings no new event.
         draining: TrainingJob | None = None
+        stream_missing = False  # the last open answered 404: is the job itself gone?
         while True:
             failure: ArkorError
             try:
                 # docs/protocol.md §14.6: after a long silence, ask the job instead of retrying.
                 silent = attempt > 0 and self._clock() - last_progress > policy.reconcile_after
-                if silent and self._finished(await self._client.get_job(self.job_id)):
+                if (silent or stream_missing) and self._finished(await self._check_job()):
                     return
                 progressed = ended = False
                 self.opens += 1
@@ -117,6 +131,7 @@ class EventFollower:
                         if event is None:
                             continue
                         progressed, attempt, last_progress = True, 0, self._clock()
+                        self.trouble = None
                         yield event
                         if event.is_terminal:
                             return
@@ -138,15 +153,36 @@ class EventFollower:
                     continue
                 what = "sent end while the job runs" if ended else "closed without any data frame"
                 failure = TransportError(f"Arkor SSE stream of job {self.job_id} {what}")
-            except PermanentApiError:
+            except (PermanentApiError, JobLostError):
                 raise
             except ArkorError as exc:
                 failure = exc
+            stream_missing = isinstance(failure, ApiStatusError) and failure.status == 404
             attempt = await self._back_off(attempt, failure)
 
-    def _finished(self, job: TrainingJob) -> bool:
+    async def _check_job(self) -> TrainingJob | None:
+        """The job, or None while it answers 404; `JobLostError` once that lasts `lost_after`."""
+        try:
+            job = await self._client.get_job(self.job_id)
+        except ApiStatusError as exc:
+            if exc.status != 404:
+                raise
+            now = self._clock()
+            self._missing_since = self._missing_since or now
+            missing_for = now - self._missing_since
+            lost_after = self._policy.lost_after
+            if lost_after is not None and missing_for >= lost_after:
+                raise JobLostError(self.job_id, missing_for) from exc
+            self.trouble = (
+                f"the backend has answered 404 for job {self.job_id} for {missing_for:.0f} s"
+            )
+            return None
+        self._missing_since = None
+        return job
+
+    def _finished(self, job: TrainingJob | None) -> bool:
         """Whether `job` is terminal; if so it becomes `final_job` and the follow ends."""
-        if not job.status.is_terminal:
+        if job is None or not job.status.is_terminal:
             return False
         self._log.info("arkor_cloud.stream.job_terminal", status=job.status.value)
         self.final_job = job
@@ -157,6 +193,8 @@ class EventFollower:
         if max_attempts is not None and attempt >= max_attempts:
             raise StreamGaveUpError(attempt + 1) from failure
         delay = self._policy.next_delay(attempt, self._random)
+        if self._missing_since is None:  # a missing job says so itself (`_check_job`)
+            self.trouble = f"reconnecting (failure {attempt + 1}): {failure}"
         self._log.warning(
             "arkor_cloud.stream.reconnect", attempt=attempt + 1, delay=delay, error=str(failure)
         )

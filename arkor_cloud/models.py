@@ -118,7 +118,9 @@ class JobConfig(WireModel):
     optim: str | None = None
     lr_scheduler_type: str | None = None
     weight_decay: float | None = None
-    # The SDK types these as `unknown` and passes them through untouched.
+    # The SDK types these as `unknown` and passes them through untouched. The step
+    # settings are bare numbers or PR #210's {steps}/{ratio} objects, datasetSplit a bare
+    # value or {enabled, testSize?, seed?} (docs/protocol.md §14.13).
     warmup_steps: Any = None
     logging_steps: Any = None
     save_steps: Any = None
@@ -126,6 +128,7 @@ class JobConfig(WireModel):
     train_on_responses_only: Any = None
     dataset_format: Any = None
     dataset_split: Any = None
+    gpu_types: list[str] | None = None
     dry_run: bool | None = None
 
 
@@ -230,6 +233,17 @@ class ChatRequest(WireModel):
     tool_choice: str | dict[str, Any] | None = None
     response_format: dict[str, Any] | None = None
     structured_outputs: dict[str, Any] | None = None
+    # Forwarded by the SDK since PR #210 (docs/protocol.md §14.13); vLLM's own meanings.
+    stop: str | list[str] | None = None
+    presence_penalty: float | None = None
+    frequency_penalty: float | None = None
+    seed: int | None = None
+    logprobs: bool | None = None
+    top_logprobs: int | None = None
+    logit_bias: dict[str, float] | None = None
+    stream_options: dict[str, Any] | None = None
+    enable_thinking: bool | None = None
+    reasoning_effort: str | None = None
 
     @field_validator("messages", mode="before")
     @classmethod

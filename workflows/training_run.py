@@ -89,6 +89,7 @@ with workflow.unsafe.imports_passed_through():
         StatusView,
         StopDecision,
         StopKind,
+        StreamOrigin,
         StreamOutcome,
     )
     from arkor_temporal.core.names import (
@@ -100,11 +101,13 @@ with workflow.unsafe.imports_passed_through():
     )
     from arkor_temporal.core.naming import is_template, render_run_name
     from arkor_temporal.core.notifications import NotifyEvent
-    from arkor_temporal.core.progress import apply_event
+    from arkor_temporal.core.progress import apply_batch
     from arkor_temporal.core.spec import RunSpec
     from arkor_temporal.core.stop_rules import observe
 
 StreamHandle = workflow.ActivityHandle[StreamOutcome]
+# Relayed events are judged by stream position, not by step, from this patch on.
+STREAM_POSITION_PATCH = "dedupe-by-stream-position"
 
 
 class _RunEnds(Exception):
@@ -156,7 +159,7 @@ class TrainingRun:
         description="Internal: backend events relayed by the stream activity, deduplicated here.",
     )
     def relay_events(self, batch: EventBatch) -> None:
-        self._apply(batch.events)
+        self._apply(batch.events, batch.origin)
 
     @workflow.update(
         name=TrainingRunMessage.CANCEL,
@@ -313,6 +316,7 @@ class TrainingRun:
                 run_id=info.run_id,
                 resume_after=self._progress.cursor,
                 flush_seconds=orchestration.metrics_flush_seconds,
+                job_lost_after_seconds=orchestration.job_lost_after_seconds,
                 stop_rules=self._spec.stop_rules,
             ),
             start_to_close_timeout=STREAM_START_TO_CLOSE,
@@ -365,13 +369,16 @@ class TrainingRun:
         try:
             outcome = await stream
         except ActivityError as exc:
+            cause = exc.cause
+            if isinstance(cause, ApplicationError) and cause.type == FailureType.JOB_LOST:
+                raise _RunEnds(activity_failure_text(exc), FailureType.JOB_LOST) from exc
             snapshot = await self._read_status(job)
             raise _RunEnds(
                 f"lost the job's event stream ({activity_failure_text(exc)}); "
                 f"the job is {snapshot.status}",
                 FailureType.FOLLOW_FAILED,
             ) from exc
-        self._apply(outcome.tail)
+        self._apply(outcome.tail, outcome.tail_origin)
         return outcome
 
     async def _read_status(self, job: JobRef) -> JobSnapshot:
@@ -462,7 +469,7 @@ class TrainingRun:
             outcome = await stream
         except (ActivityError, asyncio.CancelledError):
             return None
-        self._apply(outcome.tail)
+        self._apply(outcome.tail, outcome.tail_origin)
         return outcome
 
     async def _cancelled_by_temporal(self) -> None:
@@ -486,11 +493,18 @@ class TrainingRun:
 
     # -- state ------------------------------------------------------------------
 
-    def _apply(self, events: list[RunEvent]) -> None:
+    def _apply(self, events: list[RunEvent], origin: StreamOrigin | None) -> None:
         """Apply relayed events once each, and start what each new event calls for."""
-        max_points = self._spec.orchestration.metrics_points
+        # By stream position from the first batch that says where it starts (the patch
+        # marks that point in history); before it, and for old senders, by step.
+        by_position = origin is not None and workflow.patched(STREAM_POSITION_PATCH)
         logs: list[RunEvent] = []
-        applied = [e for e in events if apply_event(self._progress, e, max_points)]
+        applied = apply_batch(
+            self._progress,
+            events,
+            origin if by_position else None,
+            self._spec.orchestration.metrics_points,
+        )
         for event in applied:
             if event.type == EventType.LOG:
                 logs.append(event)

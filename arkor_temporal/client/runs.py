@@ -27,6 +27,7 @@ from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.client import (
     Client,
     WorkflowExecution,
+    WorkflowExecutionDescription,
     WorkflowExecutionStatus,
     WorkflowFailureError,
     WorkflowHandle,
@@ -53,8 +54,9 @@ from arkor_temporal.core.models import (
     RunResult,
     RunStatus,
     StatusView,
+    StreamCursor,
 )
-from arkor_temporal.core.names import TrainingRunMessage, WorkflowName
+from arkor_temporal.core.names import ActivityName, TrainingRunMessage, WorkflowName
 from arkor_temporal.core.naming import slug
 from arkor_temporal.core.spec import RunSpec
 
@@ -174,6 +176,7 @@ class RunInfo(BaseModel):
     details: str | None
     status: StatusView | None
     result: RunResult | None
+    stream_trouble: str | None = None  # why the job's events do not come, while it lasts
 
 
 async def describe_run(handle: RunHandle) -> RunInfo:
@@ -194,7 +197,18 @@ async def describe_run(handle: RunHandle) -> RunInfo:
         details=await live_details(handle) if running else None,
         status=await query_status(handle) if running else None,
         result=None if running else await wait_for_result(handle),
+        stream_trouble=await stream_trouble(description) if running else None,
     )
+
+
+async def stream_trouble(description: WorkflowExecutionDescription) -> str | None:
+    """Why the run's event stream waits, from the stream activity's heartbeat details."""
+    for pending in description.raw_description.pending_activities:
+        payloads = pending.heartbeat_details.payloads
+        if pending.activity_type.name == ActivityName.FOLLOW_JOB_EVENTS and payloads:
+            [details] = await description.data_converter.decode(payloads)
+            return StreamCursor.model_validate(details).trouble
+    return None
 
 
 async def _query(handle: RunHandle, query: str, result_type: type) -> Any:

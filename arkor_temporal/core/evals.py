@@ -44,6 +44,26 @@ _DETAIL_CHARS = 200
 _ROLES = ("system", "user", "assistant", "tool")
 _STRUCTURED_KEYS = ("json", "regex", "choice", "grammar", "json_object")
 _TOOL_CHOICES = ("auto", "none", "required")
+# The case fields sent with its inference request (docs/protocol.md §5.1, §14.13).
+_GENERATION_FIELDS = (
+    "max_tokens",
+    "temperature",
+    "top_p",
+    "response_format",
+    "structured_outputs",
+    "tools",
+    "tool_choice",
+    "stop",
+    "presence_penalty",
+    "frequency_penalty",
+    "seed",
+    "logprobs",
+    "top_logprobs",
+    "logit_bias",
+    "stream_options",
+    "enable_thinking",
+    "reasoning_effort",
+)
 
 
 def clip(text: str, limit: int = SAMPLE_CHARS) -> str:
@@ -266,8 +286,25 @@ class EvalCase(SpecModel):
     structured_outputs: dict[str, Any] | None = None
     tools: list[dict[str, Any]] | None = Field(default=None, min_length=1)
     tool_choice: str | dict[str, Any] | None = None
+    # Forwarded by the SDK since PR #210 (docs/protocol.md §14.13); the backend owns them.
+    stop: str | list[str] | None = None
+    presence_penalty: float | None = None
+    frequency_penalty: float | None = None
+    seed: int | None = None
+    logprobs: bool | None = None
+    top_logprobs: int | None = None
+    logit_bias: dict[str, float] | None = Field(
+        default=None, description="token id (a string) to bias"
+    )
+    stream_options: dict[str, Any] | None = None
+    enable_thinking: bool | None = None
+    reasoning_effort: str | None = None
     expect: Expectation
     weight: float = Field(default=1.0, gt=0, le=1000)
+
+    def generation_settings(self) -> dict[str, Any]:
+        """The settings that are set, keyed as the client's ``ChatRequest`` fields."""
+        return self.model_dump(include=set(_GENERATION_FIELDS), exclude_none=True)
 
     @field_validator("messages")
     @classmethod

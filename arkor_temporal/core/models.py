@@ -50,11 +50,22 @@ class RunEvent(Model, LogMetrics):
         return LogEntry(step=self.step or 0, **metrics)
 
 
+class StreamOrigin(Model):
+    """Where a relayed run of events starts in the job's stream (docs/protocol.md §14.5)."""
+
+    after: str | None = Field(
+        description="id of the event just before the first one; None: the stream's start"
+    )
+
+
 class EventBatch(Model):
-    """Events relayed by the stream activity, in stream order."""
+    """Events relayed by the stream activity, contiguous and in stream order."""
 
     events: list[RunEvent]
     sender: str = Field(description="activity attempt that read them, for diagnostics")
+    origin: StreamOrigin | None = Field(
+        default=None, description="where the events start; None from senders that predate it"
+    )
 
 
 class JobRef(Model):
@@ -92,15 +103,34 @@ class FollowInput(Model):
     run_id: str
     resume_after: str | None = Field(description="last event id the workflow applied")
     flush_seconds: float
+    job_lost_after_seconds: float | None = Field(
+        default=None, description="None: the worker's own default"
+    )
     stop_rules: StopRulesSpec | None = Field(
         default=None, description="relayed at once when one holds, so a stop is not delayed"
     )
+
+
+class StreamCursor(Model):
+    """The stream activity's heartbeat details: its resume position, and why it waits.
+
+    Shown in the Web UI's pending activities and read by ``run status``.
+    """
+
+    last_event_id: str | None = Field(
+        default=None, description="the last event the workflow has acknowledged"
+    )
+    relayed_batches: int = 0
+    trouble: str | None = Field(default=None, description="why no event comes, while it lasts")
 
 
 class StreamOutcome(Model):
     """What the stream activity returns when the job's stream is over."""
 
     tail: list[RunEvent] = Field(description="events read after the last relayed batch")
+    tail_origin: StreamOrigin | None = Field(
+        default=None, description="where the tail starts; None from senders that predate it"
+    )
     final_status: JobState | None = Field(
         default=None, description="job status confirmed by GET /v1/jobs/:id, when it was asked"
     )

@@ -21,6 +21,17 @@ class WorkflowName(StrEnum):
     ORPHAN_REAPER = "OrphanReaper"
 
 
+class ActivityName(StrEnum):
+    CREATE_OR_ADOPT_JOB = "create_or_adopt_job"
+    READ_JOB_STATUS = "read_job_status"
+    CANCEL_JOB = "cancel_job"
+    FOLLOW_JOB_EVENTS = "follow_job_events"
+    EVALUATE_CHECKPOINT = "evaluate_checkpoint"
+    RUN_HOOK = "run_hook"
+    SEND_NOTIFICATION = "send_notification"
+    FIND_ORPHANS = "find_orphans"
+
+
 class TrainingRunMessage(StrEnum):
     """Signals, queries and updates of ``TrainingRun``."""
 
@@ -46,6 +57,7 @@ class FailureType(StrEnum):
     JOB_REJECTED = "JobRejected"  # the backend refused the job config for good
     MISSING_SECRET = "MissingSecret"  # a secret the spec names is not set on the worker
     CANCEL_PENDING = "CancelPending"  # the job still runs after the cancel: retry
+    JOB_LOST = "JobLost"  # the backend no longer knows the job (404 for too long)
 
 
 # Written into each job's config: ``{MARKER_KEY: {"marker": ..., "workflowId": ...}}``.

@@ -1,20 +1,29 @@
 """Applying backend events to run state, exactly once.
 
-Pure and deterministic: the workflow calls :func:`apply_event` for every event
-relayed to it, from signals and from the stream activity's result, and this
-module decides whether the event is new. Events arrive at-least-once (activity
-retries resume from the last *acknowledged* cursor, zombie attempts relay what
-they read), always in stream order per sender, each sender starting at or before
-the workflow's cursor. So the applied events always form a prefix of the stream,
-and an event is new exactly when it moves its kind forward: a log or checkpoint
-at a later step than the last applied one, the first ``training.started``, the
-first terminal event (docs/protocol.md §14.5).
+Pure and deterministic: the workflow hands every relayed batch (signals, and
+the stream activity's returned tail) to :func:`apply_batch`, which decides what
+is new. Events arrive at least once: an activity retry resumes from the last
+*acknowledged* position, and a zombie attempt keeps relaying what it reads.
+Every sender relays contiguous runs of the stream, in order, each saying where
+it starts (:class:`~arkor_temporal.core.models.StreamOrigin`), and starts at
+or before the workflow's own cursor. So the applied events always form a
+prefix of the stream, and a batch's new events are exactly those after the
+cursor: all of them when the batch starts at the cursor, those after the
+cursor's event when the batch contains it, none otherwise (the batch lies
+wholly behind). Ids are opaque and never compared for order; steps and types
+play no part, since any number of events may share them (docs/protocol.md §14.5).
+
+Batches without an origin come from senders that predate this rule (recorded
+histories, and stream attempts still running on old workers during an upgrade);
+for those alone the old rule applies: an event is new when it moves its kind's
+step forward.
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Sequence
 
 from arkor_temporal.core.models import (
     TERMINAL_EVENT_TYPES,
@@ -24,12 +33,39 @@ from arkor_temporal.core.models import (
     Phase,
     RunEvent,
     RunProgressState,
+    StreamOrigin,
 )
 
 
-def is_new(state: RunProgressState, event: RunEvent) -> bool:
-    if state.terminal_event is not None:
-        return False  # nothing after the end counts, not even late logs from a zombie
+def apply_batch(
+    state: RunProgressState,
+    events: Sequence[RunEvent],
+    origin: StreamOrigin | None,
+    max_points: int,
+) -> list[RunEvent]:
+    """Apply the batch's new events in order; return them."""
+    fresh = list(events) if origin is None else after_cursor(state.cursor, origin, events)
+    applied = [
+        event for event in fresh if apply_event(state, event, max_points, by_step=origin is None)
+    ]
+    state.ledger.duplicates_dropped += len(events) - len(fresh)
+    return applied
+
+
+def after_cursor(
+    cursor: str | None, origin: StreamOrigin, events: Sequence[RunEvent]
+) -> list[RunEvent]:
+    """The events of a batch that follow the workflow's cursor in stream order."""
+    if origin.after == cursor:
+        return list(events)
+    ids = [event.event_id for event in events]
+    if cursor is not None and cursor in ids:
+        return list(events[ids.index(cursor) + 1 :])
+    return []  # wholly behind the cursor: every event was applied before
+
+
+def _new_by_step(state: RunProgressState, event: RunEvent) -> bool:
+    """The rule for batches without an origin: the event moves its kind forward."""
     if event.type == EventType.LOG:
         return event.step is not None and event.step > state.last_log_step
     if event.type == EventType.CHECKPOINT:
@@ -40,9 +76,15 @@ def is_new(state: RunProgressState, event: RunEvent) -> bool:
     return event.type in TERMINAL_EVENT_TYPES
 
 
-def apply_event(state: RunProgressState, event: RunEvent, max_points: int) -> bool:
-    """Apply ``event`` if it is new; return whether it was applied."""
-    if not is_new(state, event):
+def apply_event(
+    state: RunProgressState, event: RunEvent, max_points: int, *, by_step: bool = False
+) -> bool:
+    """Apply one event known to be next in the stream; return whether it changed state.
+
+    Nothing counts after the terminal event, not even late logs from a zombie.
+    ``by_step`` applies the old rule (for batches without an origin).
+    """
+    if state.terminal_event is not None or (by_step and not _new_by_step(state, event)):
         state.ledger.duplicates_dropped += 1
         return False
     _record(state, event)

@@ -11,14 +11,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
     BeforeValidator,
+    Discriminator,
     Field,
+    Tag,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -91,6 +95,88 @@ def duration_seconds(value: Any) -> float:
 Duration = Annotated[float, BeforeValidator(duration_seconds)]
 
 
+class WireSchema(StrEnum):
+    """Which generation of the job config's shapes goes on the wire (docs/protocol.md §14.13).
+
+    A property of the backend a worker talks to, so a deployment setting, not a spec field.
+    """
+
+    SDK = "sdk"  # what the published SDK sends: every value as the spec gives it
+    CLOUD = "cloud"  # arkorlab/arkor PR #210: step settings and datasetSplit as objects
+
+
+class StepCount(SpecModel):
+    """``{steps: N}``: a number of steps."""
+
+    steps: int
+
+
+class StepRatio(SpecModel):
+    """``{ratio: x}``: a fraction of the run's total steps."""
+
+    ratio: float
+
+
+# A bare whole number (the published SDK's form) or one of PR #210's objects.
+StepSetting = int | StepCount | StepRatio
+_STEP_FIELDS = ("warmup_steps", "logging_steps", "save_steps", "eval_steps")
+
+
+def _is_whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def step_setting(value: Any, least: int) -> StepSetting:
+    """A bare step count, ``{steps: N}`` or ``{ratio: x}`` (0 < x <= 1); ``least`` steps at least."""
+    if isinstance(value, StepCount | StepRatio):
+        return value
+    if isinstance(value, Mapping) and len(value) == 1:
+        ((key, inner),) = value.items()
+        if key == "steps" and _is_whole(inner) and inner >= least:
+            return StepCount(steps=inner)
+        if key == "ratio" and isinstance(inner, int | float) and not isinstance(inner, bool):
+            if 0 < inner <= 1:
+                return StepRatio(ratio=float(inner))
+    elif _is_whole(value) and value >= least:
+        return int(value)
+    raise ValueError(
+        f"got {value!r}; write a whole number of steps ({least} or more), {{steps: N}}, "
+        "or {ratio: x} with 0 < x <= 1 for a fraction of the run's total steps"
+    )
+
+
+class DatasetSplit(SpecModel):
+    """PR #210's ``{enabled, testSize?, seed?}``: hold part of the dataset out for evaluation.
+
+    The server's defaults are ``{enabled: false, testSize: 0.1, seed: 42}``; eval only runs
+    when the split is enabled.
+    """
+
+    enabled: bool
+    test_size: float | None = Field(default=None, gt=0, lt=1, description="fraction held out")
+    seed: int | None = Field(default=None, ge=0, description="seed of the split's shuffle")
+
+
+def _split_form(value: Any) -> str | None:
+    if isinstance(value, Mapping | DatasetSplit):
+        return "object"
+    if isinstance(value, str | bool | int | float):
+        return "value"
+    return None
+
+
+# The object form, or a bare value passed through unchanged as the published SDK does.
+DatasetSplitSetting = Annotated[
+    Annotated[DatasetSplit, Tag("object")] | Annotated[str | bool | int | float, Tag("value")],
+    Discriminator(
+        _split_form,
+        custom_error_type="dataset_split",
+        custom_error_message="write {enabled: true, testSize: 0.1, seed: 42} "
+        "(testSize and seed optional), or a plain value passed to the backend as it is",
+    ),
+]
+
+
 class DeadlinesSpec(SpecModel):
     """Limits after which the run is stopped and its backend job cancelled."""
 
@@ -161,6 +247,11 @@ class OrchestrationSpec(SpecModel):
     metrics_points: int = Field(
         default=256, ge=16, le=4096, description="points kept in the downsampled metrics series"
     )
+    job_lost_after_seconds: float = Field(
+        default=600.0,
+        gt=0,
+        description="how long the job's status may answer 404 before the run fails as JobLost",
+    )
 
 
 class RunSpec(SpecModel):
@@ -178,14 +269,17 @@ class RunSpec(SpecModel):
     lr_scheduler_type: str | None = None
     weight_decay: float | None = Field(default=None, ge=0)
     dry_run: bool | None = None
+    warmup_steps: StepSetting | None = None
+    logging_steps: StepSetting | None = None
+    save_steps: StepSetting | None = None
+    eval_steps: StepSetting | None = None
+    dataset_split: DatasetSplitSetting | None = None
+    gpu_types: list[str] | None = Field(
+        default=None, description="GPU types the backend may run the job on"
+    )
     # Passthrough fields: the backend owns their meaning, so they stay loose.
-    warmup_steps: Any = None
-    logging_steps: Any = None
-    save_steps: Any = None
-    eval_steps: Any = None
     train_on_responses_only: Any = None
     dataset_format: Any = None
-    dataset_split: Any = None
     backend: dict[str, Any] = Field(
         default_factory=dict,
         description="extra job-config keys passed to the backend as they are "
@@ -215,6 +309,23 @@ class RunSpec(SpecModel):
             raise ValueError("must be a non-blank single line")
         return value
 
+    @field_validator(*_STEP_FIELDS, mode="before")
+    @classmethod
+    def _step_setting(cls, value: Any, info: ValidationInfo) -> Any:
+        # No warmup is a legal warmup; an interval of zero steps is not.
+        least = 0 if info.field_name == "warmup_steps" else 1
+        return None if value is None else step_setting(value, least)
+
+    @field_validator("gpu_types")
+    @classmethod
+    def _gpu_type_names(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None and (not value or not all(name.strip() for name in value)):
+            raise ValueError(
+                "must list at least one GPU type name, each non-blank; "
+                "remove gpuTypes to let the backend choose"
+            )
+        return value
+
     @field_validator("backend")
     @classmethod
     def _backend_keys(cls, value: dict[str, Any]) -> dict[str, Any]:
@@ -230,10 +341,12 @@ class RunSpec(SpecModel):
             raise ValueError(f"must be plain JSON data ({exc})") from None
         return value
 
-    def job_config(self) -> dict[str, Any]:
+    def job_config(self, wire_schema: WireSchema = WireSchema.SDK) -> dict[str, Any]:
         """The wire ``config`` for ``POST /v1/jobs``, built like ``createTrainer``.
 
         A field is sent only when set, as ``JSON.stringify`` drops ``undefined``.
+        ``wire_schema`` picks the shapes of the step settings and ``datasetSplit``;
+        a value the chosen schema cannot express raises :class:`SpecError`.
         The blob token is *not* included: the worker adds it from its environment.
         """
         config: dict[str, Any] = {
@@ -251,14 +364,43 @@ class RunSpec(SpecModel):
                 config["loadIn4bit"] = self.lora.load_in_4bit
         for field in _TOP_LEVEL_FIELDS:
             value = getattr(self, field)
-            if value is not None:
-                config[to_camel(field)] = value
+            if value is None:
+                continue
+            if field in _STEP_FIELDS:
+                value = _step_on_wire(value, wire_schema)
+            elif field == "dataset_split":
+                value = self._split_on_wire(value, wire_schema)
+            config[to_camel(field)] = value
         config.update(self.backend)
         return config
+
+    def _split_on_wire(
+        self, split: DatasetSplit | str | bool | float, wire_schema: WireSchema
+    ) -> Any:
+        if isinstance(split, DatasetSplit):
+            return split.model_dump(by_alias=True, exclude_none=True)
+        if wire_schema is WireSchema.SDK:
+            return split
+        if isinstance(split, bool):
+            return {"enabled": split}
+        raise SpecError(
+            f"run {self.name!r}",
+            [
+                f"datasetSplit: {split!r} has no form in the cloud wire schema this worker "
+                "sends; write it as {enabled: true, testSize: 0.1, seed: 42} "
+                "(testSize and seed optional)"
+            ],
+        )
 
     @property
     def blob_token_env(self) -> str | None:
         return self.dataset.token_env if isinstance(self.dataset, BlobDatasetSpec) else None
+
+
+def _step_on_wire(setting: StepSetting, wire_schema: WireSchema) -> Any:
+    if isinstance(setting, StepCount | StepRatio):
+        return setting.model_dump()
+    return {"steps": setting} if wire_schema is WireSchema.CLOUD else setting
 
 
 _TOP_LEVEL_FIELDS = (
@@ -276,6 +418,7 @@ _TOP_LEVEL_FIELDS = (
     "train_on_responses_only",
     "dataset_format",
     "dataset_split",
+    "gpu_types",
     "dry_run",
 )
 _JOB_CONFIG_KEYS = (

@@ -10,7 +10,7 @@ import uvicorn
 from pydantic import ValidationError
 
 from arkor_temporal.emulator.app import create_app
-from arkor_temporal.emulator.config import EmulatorConfig
+from arkor_temporal.emulator.config import EmulatorConfig, GlobalSettings
 from arkor_temporal.emulator.faults import Faults
 from arkor_temporal.emulator.store import Store
 
@@ -47,9 +47,23 @@ def parse_args(argv: Sequence[str] | None = None) -> EmulatorConfig:
         help="global fault, camelCase name, JSON value (e.g. serverErrorRate=0.3)",
     )
     parser.add_argument("--deprecation", action="store_true", help="mark responses deprecated")
+    parser.add_argument(
+        "--logging",
+        choices=["huggingface", "combined"],
+        default=defaults.settings.logging,
+        help="training.log style: separate train/eval logs and a summary, or one per step",
+    )
+    parser.add_argument(
+        "--honour-idempotency-key",
+        action="store_true",
+        help="same Idempotency-Key, same job (the real cloud ignores the header)",
+    )
     args = parser.parse_args(argv)
     try:
         faults = Faults.model_validate(dict(args.fault))
+        settings = GlobalSettings(
+            logging=args.logging, honour_idempotency_key=args.honour_idempotency_key
+        )
         return EmulatorConfig(
             host=args.host,
             port=args.port,
@@ -62,6 +76,7 @@ def parse_args(argv: Sequence[str] | None = None) -> EmulatorConfig:
             seed=args.seed,
             deprecation=args.deprecation,
             faults=faults,
+            settings=settings,
         )
     except (ValidationError, ValueError) as exc:
         parser.error(str(exc))

@@ -25,7 +25,7 @@ from arkor_temporal.emulator.inference import (
     resolve_target,
 )
 from arkor_temporal.emulator.middleware import abort_callback
-from arkor_temporal.emulator.plan import job_faults, plan_job
+from arkor_temporal.emulator.plan import plan_job
 from arkor_temporal.emulator.simulation import start_simulation
 from arkor_temporal.emulator.store import Job, Org, Project, Store, utc_now_iso
 from arkor_temporal.emulator.stream import job_events, ping_only, resume_position
@@ -45,6 +45,12 @@ def marker_of(config: Any) -> Any:
     """The orchestrator's per-run marker, in a passthrough config key (docs/protocol.md §14.3)."""
     section = config.get("arkorTemporal") if isinstance(config, dict) else None
     return section.get("marker") if isinstance(section, dict) else None
+
+
+def run_of(name: str, config: Any) -> str:
+    """Which run a create request belongs to: its marker, else its job name."""
+    marker = marker_of(config)
+    return f"marker:{marker}" if isinstance(marker, str) else f"name:{name}"
 
 
 class ArkorApi:
@@ -105,7 +111,7 @@ class ArkorApi:
 
     def _inject_job_faults(self, job: Job) -> None:
         """Per-job ``serverErrorBurst``/``serverErrorRate``, for requests about ``job``."""
-        if job.injector.should_fail(job.plan.faults.server_error_rate):
+        if job.injector.should_fail(job.id, job.plan.faults):
             raise injected_api_error(self.store.faults_for(job))
 
     # -- identity routes -----------------------------------------------------
@@ -184,20 +190,24 @@ class ArkorApi:
         assert isinstance(config, dict)
         existing = self.store.find_idempotent(project, key)
         if existing is not None:
-            # Our extension (docs/protocol.md §14.3): a retry with the same key gets the same job.
+            # A switch, not the real cloud (docs/protocol.md §14.3): same key, same job.
             existing.created_count += 1
             attempt["jobId"] = existing.id
             return JSONResponse(
                 {"job": existing.wire()}, status_code=201, headers={"Idempotent-Replayed": "true"}
             )
         try:
-            plan = plan_job(config, self.store.config.queue_seconds)
+            plan = plan_job(
+                config,
+                default_queue_seconds=self.store.config.queue_seconds,
+                default_logging=self.store.settings.logging,
+            )
         except ValueError as exc:
             raise ApiError(400, str(exc)) from None
         job = self.store.create_job(project, name, config, plan, key)
         start_simulation(self.store, job)
         attempt.update(jobId=job.id, created=True)
-        if self.store.should_lose_create_response(job_faults(config)):
+        if self.store.should_lose_create_response(run_of(name, config), plan.faults):
             attempt["responseLost"] = True
             abort_callback(request.scope)()
         return JSONResponse({"job": job.wire()}, status_code=201)
@@ -238,7 +248,7 @@ class ArkorApi:
             return Response(b"", headers=SSE_HEADERS)
         if opened <= (faults.ping_only_first or 0):
             return StreamingResponse(
-                ping_only(self.store.config.ping_interval), headers=SSE_HEADERS
+                ping_only(job, self.store.config.ping_interval), headers=SSE_HEADERS
             )
         position = resume_position(job, request.headers.get("last-event-id"))
         body = job_events(self.store, job, position, faults, abort_callback(request.scope))

@@ -4,13 +4,34 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from arkor_temporal.emulator.faults import Faults
+from arkor_temporal.emulator.training_logs import LoggingStyle
 
 CLIENT_HEADER_FORMAT = r"^arkor/[\w.\-+]+$"
 """Shape of a well-formed ``X-Arkor-Client`` value (docs/protocol.md §1.1)."""
 
 DEPRECATION_WARNING = "Arkor SDK protocol 0.0.3-alpha.1 is deprecated"
 DEPRECATION_SUNSET = "Wed, 01 Jul 2026 00:00:00 GMT"
+
+
+class GlobalSettings(BaseModel):
+    """Server-wide switches; each default is as hard as the real cloud.
+
+    Set in ``EmulatorConfig.settings``, on the command line, or at run time with
+    ``POST /_emulator/settings`` (camelCase keys). A job's own ``config["emulator"]``
+    wins where it sets the same switch (``logging``).
+    """
+
+    model_config = ConfigDict(populate_by_name=True, extra="forbid", frozen=True)
+
+    logging: LoggingStyle = "huggingface"
+    # The real cloud ignores Idempotency-Key (docs/protocol.md §2.5, §14.3).
+    honour_idempotency_key: bool = Field(False, alias="honourIdempotencyKey")
+
+    def wire(self) -> dict[str, object]:
+        return self.model_dump(by_alias=True)
 
 
 @dataclass
@@ -36,6 +57,7 @@ class EmulatorConfig:
     client_version_range: str = CLIENT_HEADER_FORMAT
     deprecation: bool = False
     faults: Faults = field(default_factory=Faults)
+    settings: GlobalSettings = field(default_factory=GlobalSettings)
 
     def __post_init__(self) -> None:
         if self.steps_per_second <= 0:

@@ -8,11 +8,17 @@ The same JSON shape (camelCase keys) configures faults in three places:
 
 A per-job value wins over the global one for the same key. Unknown keys are
 rejected (a typo must not silently disable a fault test).
+
+Counted faults ("the first N ...") count per subject, never server-wide, so that
+concurrent runs never use up each other's faults: per job for stream opens,
+drops and 5xx bursts on a job's routes, per run for ``loseCreateResponse`` (a
+retried create makes a new job, so the run is the subject).
 """
 
 from __future__ import annotations
 
 import random
+from collections import Counter
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -32,6 +38,8 @@ class Faults(BaseModel):
     server_error_burst: int | None = Field(None, alias="serverErrorBurst", ge=0)
     drop_after_frames: int | None = Field(None, alias="dropAfterFrames", ge=0)
     drop_connections: int | None = Field(None, alias="dropConnections", ge=0)
+    # The first N connections of the job are cut halfway through their second data frame.
+    drop_mid_frame: int | None = Field(None, alias="dropMidFrame", ge=0)
     empty_stream_first: int | None = Field(None, alias="emptyStreamFirst", ge=0)
     ping_only_first: int | None = Field(None, alias="pingOnlyFirst", ge=0)
     malformed_frames: bool | None = Field(None, alias="malformedFrames")
@@ -61,22 +69,35 @@ GlobalFaults = Faults
 """The global fault set has exactly the per-job shape; the alias names its role."""
 
 
+class FirstN:
+    """Counts hits per subject: the first ``limit`` asks about each subject are hits."""
+
+    def __init__(self) -> None:
+        self._hits: Counter[str] = Counter()
+
+    def hit(self, subject: str, limit: int | None) -> bool:
+        if self._hits[subject] >= (limit or 0):
+            return False
+        self._hits[subject] += 1
+        return True
+
+
 class ErrorInjector:
     """Decides whether one request answers a synthetic 5xx.
 
     One injector exists for the whole server (global faults) and one per job
-    (that job's faults), each with its own seeded RNG and burst counter, so a
-    job's faults only hit requests about that job.
+    (that job's faults), each with its own seeded RNG; ``serverErrorBurst``
+    counts per subject (see the module docstring).
     """
 
-    def __init__(self, seed: int, burst: int) -> None:
+    def __init__(self, seed: int) -> None:
         self._rng = random.Random(seed)
-        self.burst_remaining = burst
+        self._bursts = FirstN()
 
-    def should_fail(self, rate: float | None) -> bool:
-        if self.burst_remaining > 0:
-            self.burst_remaining -= 1
+    def should_fail(self, subject: str, faults: Faults) -> bool:
+        if self._bursts.hit(subject, faults.server_error_burst):
             return True
         # Draw only when a rate is set so that enabling a rate later does not
         # depend on how many requests came before.
+        rate = faults.server_error_rate
         return bool(rate) and self._rng.random() < (rate or 0.0)

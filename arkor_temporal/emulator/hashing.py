@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import string
+
+# Characters legal in an SSE id and in a Last-Event-ID header: no whitespace, CR, LF or NUL.
+ID_ALPHABET = string.ascii_letters + string.digits + "-_.:~+/"
 
 
 def _digest(*parts: object) -> bytes:
@@ -21,3 +25,10 @@ def job_seed(seed: int, job_id: str) -> int:
 def unit_hash(*parts: object) -> float:
     """Stable value in [0, 1) for the given parts."""
     return int.from_bytes(_digest(*parts)[:8], "big") / 2**64
+
+
+def opaque_id(*parts: object) -> str:
+    """A random-looking id of 6 to 24 characters, stable for the given parts."""
+    digest = _digest(*parts)
+    length = 6 + digest[0] % 19
+    return "".join(ID_ALPHABET[byte % len(ID_ALPHABET)] for byte in digest[1 : 1 + length])

@@ -2,27 +2,32 @@
 
 * ``GET  /_emulator/jobs``: every job with its counters (``createdCount`` is
   how many ``POST /v1/jobs`` resolved to the job, idempotent replays included)
-* ``GET  /_emulator/jobs/{id}/events``: the stored history, in order
+* ``GET  /_emulator/jobs/{id}/events``: the stored history with its ids, in stream order
 * ``GET  /_emulator/jobs/{id}/cancels``: every cancel request and its answer
 * ``GET  /_emulator/inference[?jobId=]``: every inference call
 * ``GET  /_emulator/create-attempts``: every ``POST /v1/jobs`` received
 * ``GET|POST /_emulator/faults``: read or replace the global fault set
-* ``POST /_emulator/reset``: forget jobs, calls and runtime fault counters
+* ``GET|POST /_emulator/settings``: read or replace the global settings
+  (``GlobalSettings``: ``logging``, ``honourIdempotencyKey``)
+* ``POST /_emulator/reset``: forget jobs, calls, runtime faults, settings and counters
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from arkor_temporal.emulator.api import json_body, marker_of
+from arkor_temporal.emulator.config import GlobalSettings
 from arkor_temporal.emulator.errors import ApiError
 from arkor_temporal.emulator.faults import Faults
 from arkor_temporal.emulator.store import Job, Store
+
+M = TypeVar("M", bound=BaseModel)
 
 
 class Inspection:
@@ -32,12 +37,15 @@ class Inspection:
     def routes(self) -> list[Route]:
         return [
             Route("/_emulator/jobs", self.jobs, methods=["GET"]),
+            Route("/_emulator/jobs/{job_id}", self.forget, methods=["DELETE"]),
             Route("/_emulator/jobs/{job_id}/events", self.events, methods=["GET"]),
             Route("/_emulator/jobs/{job_id}/cancels", self.cancels, methods=["GET"]),
             Route("/_emulator/inference", self.inference, methods=["GET"]),
             Route("/_emulator/create-attempts", self.create_attempts, methods=["GET"]),
             Route("/_emulator/faults", self.get_faults, methods=["GET"]),
             Route("/_emulator/faults", self.set_faults, methods=["POST"]),
+            Route("/_emulator/settings", self.get_settings, methods=["GET"]),
+            Route("/_emulator/settings", self.set_settings, methods=["POST"]),
             Route("/_emulator/reset", self.reset, methods=["POST"]),
         ]
 
@@ -49,6 +57,10 @@ class Inspection:
 
     async def jobs(self, _request: Request) -> Response:
         return JSONResponse({"jobs": [_summary(job) for job in self.store.jobs.values()]})
+
+    async def forget(self, request: Request) -> Response:
+        self.store.forget(self._job(request))
+        return Response(status_code=204)
 
     async def events(self, request: Request) -> Response:
         events = [{"id": e.id, "type": e.type, "data": e.data} for e in self._job(request).events]
@@ -73,16 +85,28 @@ class Inspection:
         return JSONResponse({"faults": self.store.global_faults.wire()})
 
     async def set_faults(self, request: Request) -> Response:
-        try:
-            faults = Faults.model_validate(await json_body(request))
-        except ValidationError as exc:
-            raise ApiError(400, f"invalid faults: {exc.errors(include_url=False)}") from None
+        faults = _validated(Faults, await json_body(request), "faults")
         self.store.set_global_faults(faults)
         return JSONResponse({"faults": faults.wire()})
+
+    async def get_settings(self, _request: Request) -> Response:
+        return JSONResponse({"settings": self.store.settings.wire()})
+
+    async def set_settings(self, request: Request) -> Response:
+        settings = _validated(GlobalSettings, await json_body(request), "settings")
+        self.store.set_settings(settings)
+        return JSONResponse({"settings": settings.wire()})
 
     async def reset(self, _request: Request) -> Response:
         self.store.reset()
         return JSONResponse({"ok": True})
+
+
+def _validated(model: type[M], body: Any, what: str) -> M:
+    try:
+        return model.model_validate(body)
+    except ValidationError as exc:
+        raise ApiError(400, f"invalid {what}: {exc.errors(include_url=False)}") from None
 
 
 def _summary(job: Job) -> dict[str, Any]:

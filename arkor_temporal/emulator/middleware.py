@@ -4,7 +4,8 @@
   (lost responses, mid-stream drops) so the client sees a transport error;
 * :class:`DeprecationMiddleware` adds the docs/protocol.md §1.5 headers to every response;
 * :class:`VersionGateMiddleware` answers 426 without a valid ``X-Arkor-Client``;
-* :class:`GlobalFaultMiddleware` injects global 5xx answers on ``/v1`` routes.
+* :class:`GlobalFaultMiddleware` injects global 5xx answers on ``/v1`` routes
+  (a ``serverErrorBurst`` counts per job for a job's routes, see ``faults``).
 
 The inspection prefix ``/_emulator`` bypasses the gate and the faults.
 """
@@ -29,6 +30,7 @@ from arkor_temporal.emulator.store import Store
 
 ABORT_KEY = "emulator.abort_connection"
 INSPECTION_PREFIX = "/_emulator"
+JOB_PATH = re.compile(r"^/v1/jobs/([^/]+)")
 
 
 def abort_callback(scope: Scope) -> Callable[[], None]:
@@ -38,6 +40,12 @@ def abort_callback(scope: Scope) -> Callable[[], None]:
 
 def _is_api(scope: Scope) -> bool:
     return scope["type"] == "http" and not scope["path"].startswith(INSPECTION_PREFIX)
+
+
+def _subject(scope: Scope) -> str:
+    """Whom a request is about, for counted faults: its job, or "" for everything else."""
+    match = JOB_PATH.match(scope["path"])
+    return match.group(1) if match else ""
 
 
 class ConnectionAbortMiddleware:
@@ -141,7 +149,7 @@ class GlobalFaultMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         faults = self.store.global_faults
-        if _is_api(scope) and self.store.global_injector.should_fail(faults.server_error_rate):
+        if _is_api(scope) and self.store.global_injector.should_fail(_subject(scope), faults):
             await injected_error(faults)(scope, receive, send)
             return
         await self.app(scope, receive, send)

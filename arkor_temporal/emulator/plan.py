@@ -1,8 +1,10 @@
-"""Turn a job's config (as POSTed) into the plan its simulation follows.
+"""Turn a job's config (as POSTed) into the plan the emulator follows for the job.
 
 The real backend owns these semantics; the emulator reads the documented knobs
 (docs/protocol.md §4.3) with Hugging Face-like defaults and rejects values it cannot
-simulate with a ``ValueError`` that the API turns into a 400.
+simulate with a ``ValueError`` that the API turns into a 400. The ``emulator``
+passthrough object adds the scenario, the faults and the switches that make the
+emulator kinder than the real cloud (each off by default).
 """
 
 from __future__ import annotations
@@ -12,9 +14,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from arkor_temporal.emulator.faults import Faults
+from arkor_temporal.emulator.framing import PLAIN, Framing
+from arkor_temporal.emulator.training_logs import LoggingStyle
 
 STEPS_PER_EPOCH = 100
 DRY_RUN_MAX_STEPS = 10
@@ -34,6 +38,16 @@ class ScenarioSpec(BaseModel):
     queue_seconds: float | None = Field(None, alias="queueSeconds", ge=0.0)
     slow_factor: float = Field(10.0, alias="slowFactor", gt=0.0)
     faults: Faults = Field(default_factory=Faults)
+    # None: the server's setting (GlobalSettings.logging).
+    logging: LoggingStyle | None = None
+    # The old "<job>-evt-<n>" ids instead of opaque, unordered ones (docs/protocol.md §14.5).
+    ordered_ids: bool = Field(False, alias="orderedIds")
+    framing: Framing = Field(default_factory=Framing)
+
+    @field_validator("framing", mode="before")
+    @classmethod
+    def _plain_shorthand(cls, value: object) -> object:
+        return PLAIN if value == "plain" else value
 
 
 @dataclass(frozen=True)
@@ -52,6 +66,9 @@ class TrainingPlan:
     queue_seconds: float
     slow_factor: float
     faults: Faults
+    logging: LoggingStyle
+    ordered_ids: bool
+    framing: Framing
 
     def is_log_step(self, step: int) -> bool:
         return step % self.logging_steps == 0
@@ -66,7 +83,9 @@ class TrainingPlan:
         return self.scenario == scenario and step >= self.at_step
 
 
-def plan_job(config: Mapping[str, Any], default_queue_seconds: float) -> TrainingPlan:
+def plan_job(
+    config: Mapping[str, Any], *, default_queue_seconds: float, default_logging: LoggingStyle
+) -> TrainingPlan:
     """Build the plan, raising ``ValueError`` naming the offending key."""
     spec = _scenario(config.get("emulator"))
     max_steps = _number(config, "maxSteps", integer=True)
@@ -95,12 +114,10 @@ def plan_job(config: Mapping[str, Any], default_queue_seconds: float) -> Trainin
         queue_seconds=queue_seconds,
         slow_factor=spec.slow_factor,
         faults=spec.faults,
+        logging=spec.logging or default_logging,
+        ordered_ids=spec.ordered_ids,
+        framing=spec.framing,
     )
-
-
-def job_faults(config: Mapping[str, Any]) -> Faults:
-    """The per-job fault set of an already validated config."""
-    return _scenario(config.get("emulator")).faults
 
 
 def _scenario(raw: object) -> ScenarioSpec:

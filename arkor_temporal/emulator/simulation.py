@@ -9,16 +9,23 @@ run drift slower and slower.
 from __future__ import annotations
 
 import asyncio
-import math
-from typing import Any
+from statistics import fmean
 
 from arkor_temporal.emulator.curves import MetricCurves
 from arkor_temporal.emulator.store import Job, Store
+from arkor_temporal.emulator.training_logs import (
+    MetricGroup,
+    finite_or_none,
+    step_logs,
+    summary_log,
+)
 
 FINAL_ARTIFACTS = [
     {"pathname": "adapter/adapter_model.safetensors"},
     {"pathname": "adapter/adapter_config.json"},
 ]
+# Non-ASCII on purpose: the stream then carries multi-byte UTF-8 that writes can cut into.
+GPU_NAME = "NVIDIA L4 \u2014 emulated \u00b7 24 GB"
 
 
 def start_simulation(store: Store, job: Job) -> None:
@@ -27,21 +34,17 @@ def start_simulation(store: Store, job: Job) -> None:
     )
 
 
-def finite_or_none(value: float) -> float | None:
-    """The wire type of a metric is ``number | null``; NaN and inf become ``null``."""
-    return value if math.isfinite(value) else None
-
-
 async def _simulate(store: Store, job: Job) -> None:
     plan = job.plan
     curves = MetricCurves(plan, job.seed)
     loop = asyncio.get_running_loop()
     await asyncio.sleep(plan.queue_seconds)
     started = loop.time()
-    store.mark_running(job, {"gpu": "emulated-L4", "totalSteps": plan.total_steps})
+    metadata = {"gpu": "emulated-L4", "gpuName": GPU_NAME, "totalSteps": plan.total_steps}
+    store.mark_running(job, metadata)
     interval = 1.0 / store.config.steps_per_second
     deadline = started
-    losses: list[float] = []
+    train_losses: list[float] = []
     for step in range(1, plan.total_steps + 1):
         slow = plan.after_scenario_start(step, "slow")
         deadline += interval * (plan.slow_factor if slow else 1.0)
@@ -50,45 +53,34 @@ async def _simulate(store: Store, job: Job) -> None:
         if plan.after_scenario_start(step, "fail"):
             store.fail(job, plan.error, step)
             return
-        log = _log_fields(curves, job, step)
-        if log is not None:
+        groups = _measure(curves, job, step)
+        train_losses += [group["loss"] for group in groups if "loss" in group]
+        for log in step_logs(step, curves.epoch(step), groups, plan.logging):
             store.append_event(job, "training.log", **log)
-            if isinstance(log.get("loss"), float):
-                losses.append(log["loss"])
         if plan.is_save_step(step):
             job.saved_steps.add(step)
             artifact = {"pathname": f"checkpoints/step-{step}/adapter_model.safetensors"}
             store.append_event(job, "checkpoint.saved", step=step, artifacts=[artifact])
+    # A NaN anywhere makes the mean NaN, as the Trainer's running total does.
+    mean_loss = fmean(train_losses) if train_losses else None
+    if plan.logging == "huggingface":
+        store.append_event(job, "training.log", **summary_log(plan.total_steps, mean_loss))
     metrics = {
-        "trainLoss": sum(losses) / len(losses) if losses else None,
+        "trainLoss": None if mean_loss is None else finite_or_none(mean_loss),
         "steps": plan.total_steps,
         "runtimeSeconds": round(loop.time() - started, 3),
     }
     store.complete(job, metrics, FINAL_ARTIFACTS)
 
 
-def _log_fields(curves: MetricCurves, job: Job, step: int) -> dict[str, Any] | None:
-    """At most one ``training.log`` per step: train metrics, eval loss, or both.
-
-    A non-finite loss (``nan`` scenario) is sent as ``null`` with
-    ``"nonFinite": "nan"`` so that the JSON stays valid and the cause visible.
-    """
+def _measure(curves: MetricCurves, job: Job, step: int) -> list[MetricGroup]:
+    """The step's raw metric groups, train first (the draw order keeps a seed's numbers)."""
     plan = job.plan
-    is_log, is_eval = plan.is_log_step(step), plan.is_eval_step(step)
-    if not (is_log or is_eval):
-        return None
-    fields: dict[str, Any] = {"step": step, "epoch": curves.epoch(step)}
-    raw: list[float] = []
-    if is_log:
+    groups: list[MetricGroup] = []
+    if plan.is_log_step(step):
         loss = curves.train_loss(step)
-        raw.append(loss)
-        fields["loss"] = finite_or_none(loss)
-        fields["learningRate"] = curves.learning_rate(step)
-        fields["samplesPerSecond"] = curves.samples_per_second()
-    if is_eval:
-        eval_loss = curves.eval_loss(step)
-        raw.append(eval_loss)
-        fields["evalLoss"] = finite_or_none(eval_loss)
-    if any(math.isnan(v) for v in raw):
-        fields["nonFinite"] = "nan"
-    return fields
+        rate, throughput = curves.learning_rate(step), curves.samples_per_second()
+        groups.append({"loss": loss, "learningRate": rate, "samplesPerSecond": throughput})
+    if plan.is_eval_step(step):
+        groups.append({"evalLoss": curves.eval_loss(step)})
+    return groups

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from arkor_temporal.emulator.config import EmulatorConfig
-from arkor_temporal.emulator.faults import ErrorInjector, Faults, PostCancel
-from arkor_temporal.emulator.hashing import job_seed, stable_id
+from arkor_temporal.emulator.config import EmulatorConfig, GlobalSettings
+from arkor_temporal.emulator.faults import ErrorInjector, Faults, FirstN, PostCancel
+from arkor_temporal.emulator.hashing import job_seed, opaque_id, stable_id
 from arkor_temporal.emulator.plan import TrainingPlan
 
 TERMINAL_STATUSES = frozenset({"completed", "failed", "cancelled"})
@@ -91,6 +91,7 @@ class Job:
     task: asyncio.Task[None] | None = None
     stream_opens: int = 0
     dropped_connections: int = 0
+    mid_frame_drops: int = 0
     created_count: int = 1
     cancels: list[CancelRecord] = field(default_factory=list)
 
@@ -134,13 +135,14 @@ class Store:
         self.idempotency: dict[tuple[str, str], str] = {}
         self.create_attempts: list[dict[str, Any]] = []
         self.inference_calls: list[dict[str, Any]] = []
-        self._config_lost_creates = 0
+        self._config_lost_creates = FirstN()
+        self.settings = config.settings
         self.set_global_faults(config.faults)
         self._seed_identity(config.token, config.org_slug, config.project_slug)
         self._seed_identity("other-token", "other-org", "other-project")
 
     def reset(self) -> None:
-        """Forget every job, call record and runtime fault; keep the seeded identities.
+        """Forget every job, call record, runtime fault and setting; keep the seeded identities.
 
         Streams still open on a forgotten job are closed without ``end``.
         """
@@ -159,23 +161,26 @@ class Store:
     # -- faults ---------------------------------------------------------------
 
     def set_global_faults(self, faults: Faults) -> None:
+        """Replace the global fault set; its counts start again."""
         self.global_faults = faults
-        self.global_injector = ErrorInjector(self.config.seed, faults.server_error_burst or 0)
-        self._global_lost_creates = 0
+        self.global_injector = ErrorInjector(self.config.seed)
+        self._global_lost_creates = FirstN()
+
+    def set_settings(self, settings: GlobalSettings) -> None:
+        self.settings = settings
 
     def faults_for(self, job: Job) -> Faults:
         return job.plan.faults.over(self.global_faults)
 
-    def should_lose_create_response(self, job_faults: Faults) -> bool:
-        """Count creations carrying the fault: per-job configs, else the global switch."""
+    def should_lose_create_response(self, run: str, job_faults: Faults) -> bool:
+        """``loseCreateResponse: N``: the first N jobs each run creates lose their answer.
+
+        Counted per run (``run`` names it), since every retry makes a new job: the
+        job config's limit against its own count, else the global one.
+        """
         if job_faults.lose_create_response is not None:
-            self._config_lost_creates += 1
-            return self._config_lost_creates <= job_faults.lose_create_response
-        limit = self.global_faults.lose_create_response or 0
-        if self._global_lost_creates < limit:
-            self._global_lost_creates += 1
-            return True
-        return False
+            return self._config_lost_creates.hit(run, job_faults.lose_create_response)
+        return self._global_lost_creates.hit(run, self.global_faults.lose_create_response)
 
     # -- identities -----------------------------------------------------------
 
@@ -215,7 +220,10 @@ class Store:
     # -- jobs -----------------------------------------------------------------
 
     def find_idempotent(self, project: Project, key: str | None) -> Job | None:
-        job_id = self.idempotency.get((project.id, key)) if key else None
+        """The job an earlier create with ``key`` made, if the switch honours keys at all."""
+        if not (key and self.settings.honour_idempotency_key):
+            return None
+        job_id = self.idempotency.get((project.id, key))
         return self.jobs[job_id] if job_id else None
 
     def create_job(
@@ -239,12 +247,13 @@ class Store:
             name=name,
             config=config,
             plan=plan,
-            injector=ErrorInjector(seed, plan.faults.server_error_burst or 0),
+            injector=ErrorInjector(seed),
             idempotency_key=idempotency_key,
         )
         self.jobs[job_id] = job
         if idempotency_key:
-            self.idempotency[(project.id, idempotency_key)] = job_id
+            # The first job a key made, even while keys are ignored and it makes more.
+            self.idempotency.setdefault((project.id, idempotency_key), job_id)
         return job
 
     def jobs_in(self, project: Project) -> list[Job]:
@@ -252,13 +261,23 @@ class Store:
 
     def append_event(self, job: Job, event_type: str, **fields: Any) -> StoredEvent:
         data = {"type": event_type, "jobId": job.id, "timestamp": utc_now_iso(), **fields}
-        event = StoredEvent(
-            id=f"{job.id[:8]}-evt-{len(job.events) + 1}", type=event_type, data=data
-        )
+        event = StoredEvent(id=self._next_event_id(job), type=event_type, data=data)
         job.event_positions[event.id] = len(job.events)
         job.events.append(event)
         job.notify()
         return event
+
+    @staticmethod
+    def _next_event_id(job: Job) -> str:
+        """Opaque and unordered (docs/protocol.md §3.1, §14.5): ids never sort in stream
+        order, so a client that compares them fails here; ``orderedIds`` is the easy way."""
+        position = len(job.events)
+        if job.plan.ordered_ids:
+            return f"{job.id[:8]}-evt-{position + 1}"
+        salt = 0
+        while (event_id := opaque_id(job.seed, position, salt)) in job.event_positions:
+            salt += 1  # a hash collision within the job: resume must find exactly one event
+        return event_id
 
     def mark_running(self, job: Job, metadata: dict[str, Any]) -> None:
         job.status = "running"
@@ -298,6 +317,12 @@ class Store:
             self.append_event(job, "training.cancelled", step=job.current_step)
         self._finish_stream(job, end_frame=variant != "unknown")
         return 200, {"ok": True}
+
+    def forget(self, job: Job) -> None:
+        """Drop the job, as a backend restarted without its data would: every route 404s."""
+        self._stop(job)
+        del self.jobs[job.id]
+        self._finish_stream(job, end_frame=False)
 
     @staticmethod
     def _finish_stream(job: Job, *, end_frame: bool) -> None:

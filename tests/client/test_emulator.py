@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from pydantic import SecretStr
 
@@ -30,6 +31,7 @@ from arkor_cloud import (
     bootstrap_anonymous,
 )
 from arkor_temporal.emulator import EmulatorServer
+from arkor_temporal.emulator.simulation import GPU_NAME
 
 MODEL = "unsloth/gemma-4-E4B-it"
 FAST = ReconnectPolicy(base_delay=0.02, max_delay=0.2, max_attempts=20, idle_timeout=2.0)
@@ -59,9 +61,12 @@ async def follow(
 
 
 def assert_complete_run(events: list[StreamEvent], steps: int) -> None:
-    """Every step logged exactly once, in order, started first, completed last."""
-    logs = [e.step for e in events if isinstance(e, TrainingLog)]
-    assert logs == list(range(1, steps + 1))
+    """Every step logged exactly once, in order, then the Trainer's summary at the last step;
+    started first, completed last."""
+    logs = [e for e in events if isinstance(e, TrainingLog)]
+    assert [log.step for log in logs] == [*range(1, steps + 1), steps]
+    summary = logs[-1]
+    assert summary.loss is not None and summary.learning_rate is None
     assert isinstance(events[0], TrainingStarted)
     assert isinstance(events[-1], TrainingCompleted)
     ids = [e.event_id for e in events if e.type != "training.paused"]
@@ -139,12 +144,46 @@ async def test_chat_with_the_final_adapter(emu_settings: ClientSettings) -> None
         assert streamed == text
 
 
-async def test_idempotency_key_returns_the_same_job(emu_settings: ClientSettings) -> None:
+async def test_idempotency_key_is_sent_and_ignored_like_the_real_cloud(
+    emu: EmulatorServer, emu_settings: ClientSettings
+) -> None:
     async with ArkorClient(emu_settings) as client:
         first = await client.create_job("once", config(steps=5), idempotency_key="run-1")
         second = await client.create_job("once", config(steps=5), idempotency_key="run-1")
-        other = await client.create_job("once", config(steps=5))
-    assert first.id == second.id != other.id
+    assert first.id != second.id
+    async with httpx.AsyncClient(base_url=emu.base_url) as inspect:
+        attempts = (await inspect.get("/_emulator/create-attempts")).json()["attempts"]
+    keyed = [a["jobId"] for a in attempts if a["idempotencyKey"] == "run-1"]
+    assert keyed == [first.id, second.id]
+
+
+@pytest.mark.parametrize(
+    "framing",
+    [
+        None,  # the hostile default
+        "plain",
+        {"lineEnding": "cr"},
+        {"lineEnding": "lf", "splitWrites": False},
+        # The BOM right before the first frame's `id:` line, which httpx-sse misreads.
+        {"comments": False, "retry": False},
+    ],
+    ids=["default", "plain", "cr", "lf", "bom-before-id"],
+)
+async def test_every_framing_delivers_each_event_once_with_its_id(
+    emu: EmulatorServer, emu_settings: ClientSettings, framing: Any
+) -> None:
+    switches: dict[str, Any] = {"faults": {"dropMidFrame": 2, "dropAfterFrames": 9}}
+    if framing is not None:
+        switches["framing"] = framing
+    async with ArkorClient(emu_settings) as client:
+        job = await client.create_job("framed", config(30, evalSteps=10, emulator=switches))
+        events, follower = await follow(client, job.id)
+    async with httpx.AsyncClient(base_url=emu.base_url) as inspect:
+        stored = (await inspect.get(f"/_emulator/jobs/{job.id}/events")).json()["events"]
+    assert [(e.event_id, e.type) for e in events] == [(e["id"], e["type"]) for e in stored]
+    assert follower.opens > 3
+    started = events[0]
+    assert isinstance(started, TrainingStarted) and started.metadata["gpuName"] == GPU_NAME
 
 
 async def test_identity_and_project_routes(emu_settings: ClientSettings) -> None:

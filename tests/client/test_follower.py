@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import httpx
 import pytest
@@ -11,6 +10,7 @@ from structlog.testing import capture_logs
 
 from arkor_cloud import (
     EventFollower,
+    JobLostError,
     JobStatus,
     PermanentApiError,
     ReconnectPolicy,
@@ -23,32 +23,23 @@ from arkor_cloud import (
     UnknownEvent,
     UnsupportedClientError,
 )
-from tests.support.scripted import END, PING, TOKEN, Backend, Status, Stream, frame, throw
+from tests.support.scripted import (
+    DONE,
+    END,
+    LOG1,
+    LOG2,
+    MISSING,
+    PING,
+    TOKEN,
+    Backend,
+    Status,
+    Stream,
+    collect,
+    follower,
+    frame,
+    throw,
+)
 from tests.support.waiting import eventually
-
-
-async def no_sleep(_delay: float) -> None:
-    return None
-
-
-def follower(backend: Backend, *, random: float = 0.5, **policy: Any) -> EventFollower:
-    policy = {"base_delay": 0.01, "max_delay": 60.0, **policy}
-    return EventFollower(
-        backend.client(),
-        "j1",
-        policy=ReconnectPolicy(**policy),
-        random=lambda: random,
-        sleep=no_sleep,
-    )
-
-
-async def collect(f: EventFollower) -> list[StreamEvent]:
-    return [event async for event in f]
-
-
-LOG1 = frame("training.log", id="1", step=1, loss=1.0)
-LOG2 = frame("training.log", id="2", step=2, loss=0.9)
-DONE = frame("training.completed", id="3", artifacts=[{"pathname": "adapter.json"}])
 
 
 async def test_progress_resets_the_budget_so_n2_makes_five_opens() -> None:
@@ -286,6 +277,49 @@ async def test_long_silence_is_reconciled_through_the_job() -> None:
     # Delays 1, 2, 4: after 7 s of failures the first check says running, the next failed.
     assert f.delays == [1.0, 2.0, 4.0, 4.0]
     assert f.opens == 4 and backend.job_checks == 2
+
+
+async def test_a_job_the_backend_forgot_is_lost_after_the_configured_time() -> None:
+    now = [0.0]
+
+    async def sleep(delay: float) -> None:
+        now[0] += delay
+
+    backend = Backend([Status(404)] * 30, job_status=["running", MISSING])
+    f = EventFollower(
+        backend.client(),
+        "j1",
+        policy=ReconnectPolicy(base_delay=1.0, max_delay=4.0, reconcile_after=5.0, lost_after=20),
+        random=lambda: 0.5,
+        sleep=sleep,
+        clock=lambda: now[0],
+    )
+    with pytest.raises(JobLostError, match=r"404 for job j1 for 2[0-9] s"):
+        async for _ in f:
+            pass
+    # Each 404 open is followed by a check of the job: the first (at 1 s) still knew it;
+    # from the second (at 3 s) on it answers 404, and 20 s of that make the job lost.
+    assert backend.job_checks >= 2 and 20 <= now[0] - 3 < 25
+    assert f.trouble is not None and "404" in f.trouble
+
+
+async def test_a_job_that_answers_again_is_not_lost() -> None:
+    now = [0.0]
+
+    async def sleep(delay: float) -> None:
+        now[0] += delay
+
+    backend = Backend([Status(404)] * 12, job_status=[MISSING] * 4 + ["failed"])
+    f = EventFollower(
+        backend.client(),
+        "j1",
+        policy=ReconnectPolicy(base_delay=1.0, max_delay=4.0, reconcile_after=5.0, lost_after=60),
+        random=lambda: 0.5,
+        sleep=sleep,
+        clock=lambda: now[0],
+    )
+    assert await collect(f) == []
+    assert f.final_job is not None and f.final_job.status is JobStatus.FAILED
 
 
 async def test_odd_frames_are_skipped() -> None:

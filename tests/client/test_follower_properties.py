@@ -1,4 +1,5 @@
-"""Property: whatever the line endings, chunks and junk, each valid event arrives once, in order."""
+"""Property: whatever the BOM, line endings, chunks, comments and junk, each valid event
+arrives once, in order, with its content intact (docs/protocol.md §14.12)."""
 
 from __future__ import annotations
 
@@ -51,19 +52,28 @@ def serialize(lines: list[str], endings: list[str]) -> str:
 line_endings = st.one_of(
     st.lists(st.sampled_from(["\n", "\r\n"]), min_size=1, max_size=7), st.just(["\r"])
 )
+# Lines legal anywhere, inside a frame or between frames, that change no event.
+DECORATIONS = [": keepalive", ":", ": keepalive \u00b7 \u2014", "retry: 3000", "retry: x"]
+decorations = st.lists(st.tuples(st.integers(0, 10_000), st.sampled_from(DECORATIONS)), max_size=10)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     items=items,
+    bom=st.booleans(),
     endings=line_endings,
+    inserts=decorations,
     cuts=st.lists(st.integers(0, 10_000), max_size=30),
 )
 def test_follower_yields_exactly_the_valid_events(
-    items: list[dict[str, Any] | str], endings: list[str], cuts: list[int]
+    items: list[dict[str, Any] | str],
+    bom: bool,
+    endings: list[str],
+    inserts: list[tuple[int, str]],
+    cuts: list[int],
 ) -> None:
     lines: list[str] = []
-    expected: list[tuple[str, str]] = []
+    expected: list[tuple[str, str, Any]] = []
     for n, item in enumerate([*items, {"type": "training.completed"}]):
         if isinstance(item, str):
             lines += [*item.split("\n"), ""]
@@ -73,11 +83,14 @@ def test_follower_yields_exactly_the_valid_events(
         lines += [
             f"id: {event_id}",
             f"event: {payload['type']}",
-            f"data: {json.dumps(payload)}",
+            # Raw UTF-8, as a JavaScript server sends it: cuts may land inside a character.
+            f"data: {json.dumps(payload, ensure_ascii=False)}",
             "",
         ]
-        expected.append((event_id, payload["type"]))
-    data = serialize(lines, endings).encode()
+        expected.append((event_id, payload["type"], payload.get("extra")))
+    for position, line in inserts:
+        lines.insert(position % (len(lines) + 1), line)
+    data = ("\ufeff" if bom else "").encode() + serialize(lines, endings).encode()
     points = sorted({c % (len(data) + 1) for c in cuts} | {0, len(data)})
     chunks = [data[a:b] for a, b in itertools.pairwise(points) if b > a]
 
@@ -88,4 +101,5 @@ def test_follower_yields_exactly_the_valid_events(
             return [event async for event in follower]
 
     events = asyncio.run(run())
-    assert [(e.event_id, e.type) for e in events] == expected
+    received = [(e.event_id, e.type, (e.model_extra or {}).get("extra")) for e in events]
+    assert received == expected

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
 
 from arkor_temporal.emulator import EmulatorConfig, EmulatorServer
 from arkor_temporal.emulator.__main__ import parse_args
-from tests.support.emulator import CLIENT, MODEL, api, create_job, job_config
+from arkor_temporal.emulator.config import GlobalSettings
+from tests.support.emulator import CLIENT, MODEL, api, create_job, fast_config, job_config
 
 
 @pytest.mark.parametrize(
@@ -116,25 +118,71 @@ def test_create_job_echoes_unknown_keys_and_lists_in_order(client: httpx.Client)
     assert ids.index(job["id"]) < ids.index(second)
 
 
-def test_idempotency_key_returns_the_same_job(client: httpx.Client, emu: EmulatorServer) -> None:
-    body = {"name": "idem", "config": job_config(arkorTemporal={"marker": "idem-1"})}
-    headers = {"Idempotency-Key": "key-123"}
-    first = client.post("/v1/jobs", json=body, headers=headers)
-    second = client.post("/v1/jobs", json=body, headers=headers)
+def post_twice(client: httpx.Client, marker: str, key: str) -> list[httpx.Response]:
+    body = {"name": marker, "config": job_config(arkorTemporal={"marker": marker})}
+    return [client.post("/v1/jobs", json=body, headers={"Idempotency-Key": key}) for _ in "12"]
+
+
+def attempts_with_key(base_url: str, key: str) -> list[dict[str, Any]]:
+    attempts = httpx.get(f"{base_url}/_emulator/create-attempts").json()["attempts"]
+    return [a for a in attempts if a["idempotencyKey"] == key]
+
+
+def test_idempotency_key_is_ignored_like_the_real_cloud(
+    client: httpx.Client, emu: EmulatorServer
+) -> None:
+    first, second = post_twice(client, "idem-ignored", "key-ignored")
     assert first.status_code == second.status_code == 201
-    assert first.json()["job"]["id"] == second.json()["job"]["id"]
+    assert "Idempotent-Replayed" not in second.headers
+    ids = [first.json()["job"]["id"], second.json()["job"]["id"]]
+    assert ids[0] != ids[1], "docs/protocol.md §2.5: two POSTs make two jobs"
+    summaries = httpx.get(f"{emu.base_url}/_emulator/jobs").json()["jobs"]
+    mine = [j for j in summaries if j["marker"] == "idem-ignored"]
+    assert [(j["id"], j["idempotencyKey"], j["createdCount"]) for j in mine] == [
+        (ids[0], "key-ignored", 1),
+        (ids[1], "key-ignored", 1),
+    ]
+    attempts = attempts_with_key(emu.base_url, "key-ignored")
+    assert [(a["jobId"], a["created"], a["marker"]) for a in attempts] == [
+        (ids[0], True, "idem-ignored"),
+        (ids[1], True, "idem-ignored"),
+    ]
+
+
+def assert_same_job(base_url: str, responses: list[httpx.Response], key: str) -> None:
+    first, second = responses
+    assert first.status_code == second.status_code == 201
+    assert second.headers["Idempotent-Replayed"] == "true"
     job_id = first.json()["job"]["id"]
-    jobs = [j for j in client.get("/v1/jobs").json()["jobs"] if j["name"] == "idem"]
-    assert len(jobs) == 1
+    assert second.json()["job"]["id"] == job_id
     summary = next(
-        j for j in httpx.get(f"{emu.base_url}/_emulator/jobs").json()["jobs"] if j["id"] == job_id
+        j for j in httpx.get(f"{base_url}/_emulator/jobs").json()["jobs"] if j["id"] == job_id
     )
-    assert summary["idempotencyKey"] == "key-123" and summary["marker"] == "idem-1"
-    assert summary["createdCount"] == 2
-    attempts = httpx.get(f"{emu.base_url}/_emulator/create-attempts").json()["attempts"]
-    mine = [a for a in attempts if a["idempotencyKey"] == "key-123"]
-    assert [a["created"] for a in mine] == [True, False]
-    assert {a["jobId"] for a in mine} == {job_id}
+    assert summary["idempotencyKey"] == key and summary["createdCount"] == 2
+    assert [(a["jobId"], a["created"]) for a in attempts_with_key(base_url, key)] == [
+        (job_id, True),
+        (job_id, False),
+    ]
+
+
+def test_honoured_idempotency_key_from_the_config() -> None:
+    config = fast_config(settings=GlobalSettings(honour_idempotency_key=True))
+    with EmulatorServer(config) as server:
+        assert_same_job(server.base_url, post_twice(api(server.base_url), "idem", "k"), "k")
+
+
+def test_settings_switch_at_run_time() -> None:
+    with EmulatorServer(fast_config()) as server:
+        client, inspect = api(server.base_url), httpx.Client(base_url=server.base_url)
+        defaults = {"logging": "huggingface", "honourIdempotencyKey": False}
+        assert inspect.get("/_emulator/settings").json() == {"settings": defaults}
+        switched = inspect.post("/_emulator/settings", json={"honourIdempotencyKey": True})
+        assert switched.json() == {"settings": {**defaults, "honourIdempotencyKey": True}}
+        assert_same_job(server.base_url, post_twice(client, "idem", "k"), "k")
+        assert inspect.post("/_emulator/settings", json={"logging": "nope"}).status_code == 400
+        assert inspect.post("/_emulator/settings", json={"bogus": 1}).status_code == 400
+        inspect.post("/_emulator/reset")
+        assert inspect.get("/_emulator/settings").json() == {"settings": defaults}
 
 
 @pytest.fixture(scope="module")
@@ -172,5 +220,10 @@ def test_cli_arguments() -> None:
     )
     assert config.port == 9000 and config.steps_per_second == 2.0
     assert config.faults.server_error_rate == 0.3 and config.faults.post_cancel == "failed"
+    assert config.settings == GlobalSettings()
+    eased = parse_args(["--logging", "combined", "--honour-idempotency-key"])
+    assert eased.settings == GlobalSettings(logging="combined", honour_idempotency_key=True)
     with pytest.raises(SystemExit):
         parse_args(["--fault", "bogus=1"])
+    with pytest.raises(SystemExit):
+        parse_args(["--logging", "verbose"])

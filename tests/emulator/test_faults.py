@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -16,6 +17,7 @@ from tests.support.emulator import (
     data_frames,
     fast_config,
     job_config,
+    parse_sse,
     read_stream,
     stored_events,
     wait_status,
@@ -114,19 +116,88 @@ def test_per_job_server_errors(client: httpx.Client) -> None:
     assert client.get("/v1/jobs").status_code == 200, "other requests are unaffected"
 
 
-def test_lost_create_response_then_idempotent_retry(
+def create_attempts(base_url: str) -> list[dict[str, Any]]:
+    attempts: list[dict[str, Any]] = httpx.get(f"{base_url}/_emulator/create-attempts").json()[
+        "attempts"
+    ]
+    return attempts
+
+
+def test_lost_create_response_and_a_retry_with_the_same_key_makes_a_second_job(
     client: httpx.Client, emu: EmulatorServer
 ) -> None:
-    body = {"name": "lost", "config": job_config(emulator={"faults": {"loseCreateResponse": 1}})}
-    headers = {"Idempotency-Key": "lost-key"}
+    config = job_config(emulator={"faults": {"loseCreateResponse": 1}})
+    body, headers = {"name": "lost", "config": config}, {"Idempotency-Key": "lost-key"}
     with pytest.raises(httpx.TransportError):
         client.post("/v1/jobs", json=body, headers=headers)
     retry = client.post("/v1/jobs", json=body, headers=headers)
     assert retry.status_code == 201
-    attempts = httpx.get(f"{emu.base_url}/_emulator/create-attempts").json()["attempts"]
-    mine = [a for a in attempts if a["idempotencyKey"] == "lost-key"]
-    assert [(a["created"], a["responseLost"]) for a in mine] == [(True, True), (False, False)]
-    assert mine[0]["jobId"] == retry.json()["job"]["id"]
+    mine = [a for a in create_attempts(emu.base_url) if a["idempotencyKey"] == "lost-key"]
+    assert [(a["created"], a["responseLost"]) for a in mine] == [(True, True), (True, False)]
+    assert mine[0]["jobId"] != retry.json()["job"]["id"], "the key is ignored (§14.3)"
+
+
+def test_lost_create_responses_count_per_run(client: httpx.Client, emu: EmulatorServer) -> None:
+    """Interleaved runs each lose their own first N answers: by marker, else by name."""
+    faults = {"faults": {"loseCreateResponse": 2}}
+
+    def post(name: str, marker: str | None) -> bool:
+        extra = {"arkorTemporal": {"marker": marker}} if marker else {}
+        body = {"name": name, "config": job_config(emulator=faults, **extra)}
+        try:
+            client.post("/v1/jobs", json=body)
+        except httpx.TransportError:
+            return False
+        return True
+
+    answered = [post(name, marker) for _ in range(3) for name, marker in RUNS]
+    assert answered == [False] * 6 + [True] * 3
+    for name, marker in RUNS:
+        mine = [a for a in create_attempts(emu.base_url) if a["marker"] == marker]
+        if marker is None:  # the run without a marker is known by its name
+            mine = [a for a in mine if a["jobId"] in jobs_named(client, name)]
+        assert [a["responseLost"] for a in mine] == [True, True, False]
+
+
+RUNS = [("shared-name", "marker-a"), ("shared-name", "marker-b"), ("by-name", None)]
+
+
+def jobs_named(client: httpx.Client, name: str) -> set[str]:
+    return {j["id"] for j in client.get("/v1/jobs").json()["jobs"] if j["name"] == name}
+
+
+def test_drop_mid_frame_cuts_inside_a_frame_then_resumes_exactly(
+    client: httpx.Client, emu: EmulatorServer
+) -> None:
+    job_id = faulty_job(client, dropMidFrame=2)
+    wait_status(client, job_id, "completed")
+    cursor = None
+    for _ in range(2):
+        writes: list[bytes] = []
+        headers = {"Last-Event-ID": cursor} if cursor else {}
+        with (
+            pytest.raises(httpx.RemoteProtocolError),
+            client.stream("GET", f"/v1/jobs/{job_id}/events/stream", headers=headers) as response,
+        ):
+            writes.extend(response.iter_raw())
+        whole, cut = b"".join(writes).rsplit(b"\r\n\r\n", 1)
+        complete = [f for f in parse_sse(whole + b"\r\n\r\n") if f.id]
+        assert len(complete) == 1, "one whole data frame, then the cut"
+        assert len(cut) > 20, "cut inside the second data frame"
+        cursor = complete[0].id
+    _, frames, _ = read_stream(client, job_id, last_event_id=cursor)
+    ids = [e["id"] for e in stored_events(emu.base_url, job_id)]
+    assert [f.id for f in data_frames(frames)] == ids[2:] and frames[-1].event == "end"
+
+
+def test_global_server_error_burst_counts_per_job() -> None:
+    with EmulatorServer(fast_config()) as server:
+        client, inspect = api(server.base_url), httpx.Client(base_url=server.base_url)
+        first, second = create_job(client), create_job(client)
+        inspect.post("/_emulator/faults", json={"serverErrorBurst": 1})
+        statuses = [client.get(f"/v1/jobs/{job}").status_code for job in (first, second, first)]
+        assert statuses == [503, 503, 200], "each job's routes have their own burst"
+        assert [client.get("/v1/me").status_code for _ in range(2)] == [503, 200]
 
 
 @pytest.fixture

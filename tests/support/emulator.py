@@ -47,10 +47,13 @@ def api(base_url: str, token: str = TOKEN, scope: dict[str, str] | None = None) 
 
 
 def parse_sse(raw: bytes) -> list[Frame]:
-    """Minimal SSE parser (CRLF/LF, comments skipped, data lines joined)."""
+    """Minimal SSE parser (leading BOM dropped, CRLF/CR/LF, comments skipped, data joined).
+
+    What follows the last blank line is an unfinished frame, dropped as the SSE spec does.
+    """
     frames: list[Frame] = []
-    text = raw.decode().replace("\r\n", "\n")
-    for block in text.split("\n\n"):
+    text = raw.decode().removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+    for block in text.split("\n\n")[:-1]:
         fields: dict[str, list[str]] = {}
         for line in block.split("\n"):
             if not line or line.startswith(":"):
@@ -68,19 +71,32 @@ def parse_sse(raw: bytes) -> list[Frame]:
     return frames
 
 
-def read_stream(
+def stream_writes(
     client: httpx.Client, job_id: str, last_event_id: str | None = None
-) -> tuple[int, list[Frame], bytes]:
+) -> tuple[int, list[bytes]]:
+    """The status and the body as received, cut where the server cut its writes (or finer)."""
     headers = {"Accept": "text/event-stream"}
     if last_event_id is not None:
         headers["Last-Event-ID"] = last_event_id
     with client.stream("GET", f"/v1/jobs/{job_id}/events/stream", headers=headers) as response:
-        raw = response.read()
-    return response.status_code, parse_sse(raw), raw
+        return response.status_code, list(response.iter_raw())
+
+
+def read_stream(
+    client: httpx.Client, job_id: str, last_event_id: str | None = None
+) -> tuple[int, list[Frame], bytes]:
+    status, writes = stream_writes(client, job_id, last_event_id)
+    raw = b"".join(writes)
+    return status, parse_sse(raw), raw
 
 
 def data_frames(frames: list[Frame]) -> list[Frame]:
     return [f for f in frames if f.event not in ("ping", "end")]
+
+
+def train_logs(logs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The logs of a logging step: eval and summary logs carry no learning rate."""
+    return [log for log in logs if log.get("learningRate") is not None]
 
 
 def job_config(**overrides: Any) -> dict[str, Any]:

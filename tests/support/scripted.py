@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
-from arkor_cloud import ArkorClient, ClientSettings
+from arkor_cloud import ArkorClient, ClientSettings, EventFollower, ReconnectPolicy, StreamEvent
 
 TOKEN = "sekrit-token-123"
 SETTINGS = ClientSettings(
@@ -29,6 +29,9 @@ def frame(type_: str, *, id: str | None = None, event: str | None = None, **fiel
 
 PING = "event: ping\ndata: \n\n"
 END = "event: end\ndata: \n\n"
+LOG1 = frame("training.log", id="1", step=1, loss=1.0)
+LOG2 = frame("training.log", id="2", step=2, loss=0.9)
+DONE = frame("training.completed", id="3", artifacts=[{"pathname": "adapter.json"}])
 
 
 class ChunkStream(httpx.AsyncByteStream):
@@ -74,6 +77,9 @@ def throw() -> Exception:
 Step = Stream | Status | Exception
 
 
+MISSING = "missing"  # a job status the check answers with 404: the backend forgot the job
+
+
 class Backend:
     """Stream opens consume `steps` in order; `GET /v1/jobs/:id` answers `job_status`."""
 
@@ -100,6 +106,8 @@ class Backend:
             status = (
                 self.job_statuses.pop(0) if len(self.job_statuses) > 1 else self.job_statuses[0]
             )
+            if status == MISSING:
+                return httpx.Response(404, json={"error": "job not found"})
             return httpx.Response(200, json={"job": job(status)})
         raise AssertionError(f"unexpected request {request.method} {request.url}")
 
@@ -143,3 +151,23 @@ def responder(
         return fn(request)
 
     return ArkorClient(SETTINGS, transport=httpx.MockTransport(handler)), seen
+
+
+async def no_sleep(_delay: float) -> None:
+    return None
+
+
+def follower(backend: Backend, *, random: float = 0.5, **policy: Any) -> EventFollower:
+    """A follower of job `j1` whose backoff sleeps take no time (delays are still recorded)."""
+    policy = {"base_delay": 0.01, "max_delay": 60.0, **policy}
+    return EventFollower(
+        backend.client(),
+        "j1",
+        policy=ReconnectPolicy(**policy),
+        random=lambda: random,
+        sleep=no_sleep,
+    )
+
+
+async def collect(f: EventFollower) -> list[StreamEvent]:
+    return [event async for event in f]
