@@ -103,6 +103,7 @@ async def run_worker(
 ) -> None:
     try:
         cloud_settings = ClientSettings.resolve()
+        context = CloudContext(cloud_settings)
     except ConfigurationError as exc:
         raise SystemExit(f"arkor-temporal worker: {exc}") from None
     await check_cloud(cloud_settings)
@@ -113,9 +114,7 @@ async def run_worker(
     options: dict[str, Any] = {}
     if sticky_timeout is not None:
         options["sticky_queue_schedule_to_start_timeout"] = timedelta(seconds=sticky_timeout)
-    worker = build_worker(
-        client, CloudContext(cloud_settings), task_queue=temporal.task_queue, **options
-    )
+    worker = build_worker(client, context, task_queue=temporal.task_queue, **options)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, lambda: asyncio.ensure_future(worker.shutdown()))

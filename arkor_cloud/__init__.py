@@ -5,6 +5,7 @@ from arkor_cloud.bootstrap import bootstrap_anonymous
 from arkor_cloud.client import ArkorClient
 from arkor_cloud.deprecation import DeprecationNotice
 from arkor_cloud.errors import (
+    AnonymousCredentialsRejected,
     ApiStatusError,
     ArkorError,
     ConfigurationError,
@@ -19,6 +20,7 @@ from arkor_cloud.errors import (
 )
 from arkor_cloud.events import (
     CheckpointSaved,
+    CompletedMetrics,
     StreamEvent,
     TrainingCompleted,
     TrainingFailed,
@@ -50,6 +52,7 @@ from arkor_cloud.models import (
 from arkor_cloud.settings import ClientSettings
 
 __all__ = [
+    "AnonymousCredentialsRejected",
     "AnonymousToken",
     "ApiStatusError",
     "ArkorClient",
@@ -63,6 +66,7 @@ __all__ = [
     "CheckpointSaved",
     "CliConfig",
     "ClientSettings",
+    "CompletedMetrics",
     "ConfigurationError",
     "DatasetSource",
     "DeprecationNotice",

@@ -126,17 +126,20 @@ def _is_whole(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def _is_fraction(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and 0 < value <= 1
+
+
 def step_setting(value: Any, least: int) -> StepSetting:
-    """A bare step count, ``{steps: N}`` or ``{ratio: x}`` (0 < x <= 1); ``least`` steps at least."""
-    if isinstance(value, StepCount | StepRatio):
+    """A bare step count or ``{steps: N}`` (``least`` or more), or ``{ratio: x}`` (0 < x <= 1)."""
+    if isinstance(value, StepCount | StepRatio):  # a spec built in Python
         return value
     if isinstance(value, Mapping) and len(value) == 1:
         ((key, inner),) = value.items()
         if key == "steps" and _is_whole(inner) and inner >= least:
             return StepCount(steps=inner)
-        if key == "ratio" and isinstance(inner, int | float) and not isinstance(inner, bool):
-            if 0 < inner <= 1:
-                return StepRatio(ratio=float(inner))
+        if key == "ratio" and _is_fraction(inner):
+            return StepRatio(ratio=float(inner))
     elif _is_whole(value) and value >= least:
         return int(value)
     raise ValueError(

@@ -1,6 +1,6 @@
 """The local stack: a Temporal dev server, the emulator and a worker, as child processes.
 
-State (pids, logs, the dev server's database) lives in ``.arkor-temporal/dev``
+State (pids, logs, the dev server's database, the emulator's jobs) lives in ``.arkor-temporal/dev``
 under the current directory, so ``dev up`` / ``dev status`` / ``dev down`` work
 across commands, and a second ``dev up`` reuses what is already running.
 """
@@ -152,6 +152,9 @@ class DevStack:
             str(self.emulator_port),
             "--steps-per-second",
             str(self.steps_per_second),
+            # Jobs outlive ``dev down``/``dev up``, so runs in flight are not stranded.
+            "--state-file",
+            str(self.state_dir / "emulator-state.json"),
         ]
         pid = self._spawn("emulator", argv)
         self._wait(self._emulator_ready, "emulator", pid, timeout=30)

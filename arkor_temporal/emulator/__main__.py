@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import json
 from collections.abc import Sequence
+from pathlib import Path
 
 import uvicorn
 from pydantic import ValidationError
@@ -12,6 +15,7 @@ from pydantic import ValidationError
 from arkor_temporal.emulator.app import create_app
 from arkor_temporal.emulator.config import EmulatorConfig, GlobalSettings
 from arkor_temporal.emulator.faults import Faults
+from arkor_temporal.emulator.server import serve_resuming
 from arkor_temporal.emulator.store import Store
 
 
@@ -58,11 +62,24 @@ def parse_args(argv: Sequence[str] | None = None) -> EmulatorConfig:
         action="store_true",
         help="same Idempotency-Key, same job (the real cloud ignores the header)",
     )
+    parser.add_argument(
+        "--reject-bare-step-numbers",
+        action="store_true",
+        help="400 for bare warmupSteps/loggingSteps/saveSteps/evalSteps, as the new cloud does",
+    )
+    parser.add_argument(
+        "--state-file",
+        type=Path,
+        metavar="PATH",
+        help="keep projects and jobs in this JSON file, so they outlive a restart",
+    )
     args = parser.parse_args(argv)
     try:
         faults = Faults.model_validate(dict(args.fault))
         settings = GlobalSettings(
-            logging=args.logging, honour_idempotency_key=args.honour_idempotency_key
+            logging=args.logging,
+            honour_idempotency_key=args.honour_idempotency_key,
+            reject_bare_step_numbers=args.reject_bare_step_numbers,
         )
         return EmulatorConfig(
             host=args.host,
@@ -77,6 +94,7 @@ def parse_args(argv: Sequence[str] | None = None) -> EmulatorConfig:
             deprecation=args.deprecation,
             faults=faults,
             settings=settings,
+            state_file=args.state_file,
         )
     except (ValidationError, ValueError) as exc:
         parser.error(str(exc))
@@ -85,14 +103,20 @@ def parse_args(argv: Sequence[str] | None = None) -> EmulatorConfig:
 def main(argv: Sequence[str] | None = None) -> None:
     config = parse_args(argv)
     print(f"Arkor emulator on http://{config.host}:{config.port} (token {config.token!r})")
+    store = Store(config)
     # Open SSE streams would otherwise hold Ctrl+C until their clients leave.
-    uvicorn.run(
-        create_app(Store(config)),
-        host=config.host,
-        port=config.port,
-        log_level="info",
-        timeout_graceful_shutdown=1,
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(store),
+            host=config.host,
+            port=config.port,
+            log_level="info",
+            timeout_graceful_shutdown=1,
+        )
     )
+    # uvicorn re-raises the Ctrl+C it handled once it has shut down (uvicorn.run hides it too).
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve_resuming(server, store))
 
 
 if __name__ == "__main__":

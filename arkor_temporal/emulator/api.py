@@ -201,6 +201,7 @@ class ArkorApi:
                 config,
                 default_queue_seconds=self.store.config.queue_seconds,
                 default_logging=self.store.settings.logging,
+                reject_bare_step_numbers=self.store.settings.reject_bare_step_numbers,
             )
         except ValueError as exc:
             raise ApiError(400, str(exc)) from None

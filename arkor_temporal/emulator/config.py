@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -17,7 +18,7 @@ DEPRECATION_SUNSET = "Wed, 01 Jul 2026 00:00:00 GMT"
 
 
 class GlobalSettings(BaseModel):
-    """Server-wide switches; each default is as hard as the real cloud.
+    """Server-wide switches; each default is as hard as the real cloud, bar one (below).
 
     Set in ``EmulatorConfig.settings``, on the command line, or at run time with
     ``POST /_emulator/settings`` (camelCase keys). A job's own ``config["emulator"]``
@@ -29,6 +30,9 @@ class GlobalSettings(BaseModel):
     logging: LoggingStyle = "huggingface"
     # The real cloud ignores Idempotency-Key (docs/protocol.md §2.5, §14.3).
     honour_idempotency_key: bool = Field(False, alias="honourIdempotencyKey")
+    # The new cloud rejects bare step settings, but the published SDK sends them, so the
+    # default accepts both generations (docs/protocol.md §14.13).
+    reject_bare_step_numbers: bool = Field(False, alias="rejectBareStepNumbers")
 
     def wire(self) -> dict[str, object]:
         return self.model_dump(by_alias=True)
@@ -58,6 +62,8 @@ class EmulatorConfig:
     deprecation: bool = False
     faults: Faults = field(default_factory=Faults)
     settings: GlobalSettings = field(default_factory=GlobalSettings)
+    # Where jobs outlive a restart (see Store.save); None keeps them in memory only.
+    state_file: Path | None = None
 
     def __post_init__(self) -> None:
         if self.steps_per_second <= 0:

@@ -8,7 +8,7 @@
 * ``GET  /_emulator/create-attempts``: every ``POST /v1/jobs`` received
 * ``GET|POST /_emulator/faults``: read or replace the global fault set
 * ``GET|POST /_emulator/settings``: read or replace the global settings
-  (``GlobalSettings``: ``logging``, ``honourIdempotencyKey``)
+  (``GlobalSettings``: ``logging``, ``honourIdempotencyKey``, ``rejectBareStepNumbers``)
 * ``POST /_emulator/reset``: forget jobs, calls, runtime faults, settings and counters
 """
 

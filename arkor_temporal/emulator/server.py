@@ -15,10 +15,17 @@ import uvicorn
 
 from arkor_temporal.emulator.app import create_app
 from arkor_temporal.emulator.config import EmulatorConfig
+from arkor_temporal.emulator.simulation import resume_simulations
 from arkor_temporal.emulator.store import Store
 
 STARTUP_TIMEOUT = 10.0
 STOP_TIMEOUT = 5.0
+
+
+async def serve_resuming(server: uvicorn.Server, store: Store) -> None:
+    """Serve, first carrying on the jobs a state file brought back (they need the loop)."""
+    resume_simulations(store)
+    await server.serve()
 
 
 class EmulatorServer:
@@ -70,7 +77,7 @@ class EmulatorServer:
         self._loop = asyncio.new_event_loop()
         asyncio.set_event_loop(self._loop)
         try:
-            self._loop.run_until_complete(self._server.serve())
+            self._loop.run_until_complete(serve_resuming(self._server, self.store))
         finally:
             self._loop.close()
 

@@ -34,18 +34,31 @@ def start_simulation(store: Store, job: Job) -> None:
     )
 
 
+def resume_simulations(store: Store) -> None:
+    """Carry on the queued and running jobs a state file brought back."""
+    for job in store.jobs.values():
+        if not job.terminal and job.task is None:
+            start_simulation(store, job)
+
+
 async def _simulate(store: Store, job: Job) -> None:
     plan = job.plan
     curves = MetricCurves(plan, job.seed)
     loop = asyncio.get_running_loop()
-    await asyncio.sleep(plan.queue_seconds)
+    resumed_after = job.current_step  # nonzero for a job resumed from the state file
+    if job.status == "queued":
+        await asyncio.sleep(plan.queue_seconds)
+        metadata = {"gpu": "emulated-L4", "gpuName": GPU_NAME, "totalSteps": plan.total_steps}
+        store.mark_running(job, metadata)
     started = loop.time()
-    metadata = {"gpu": "emulated-L4", "gpuName": GPU_NAME, "totalSteps": plan.total_steps}
-    store.mark_running(job, metadata)
     interval = 1.0 / store.config.steps_per_second
     deadline = started
-    train_losses: list[float] = []
+    train_losses: list[float] = []  # the logged ones, in step order
     for step in range(1, plan.total_steps + 1):
+        if step <= resumed_after:
+            # Redraw the steps already run so the metric curves carry on where they were.
+            train_losses += [g["loss"] for g in _measure(curves, job, step) if "loss" in g]
+            continue
         slow = plan.after_scenario_start(step, "slow")
         deadline += interval * (plan.slow_factor if slow else 1.0)
         await asyncio.sleep(max(0.0, deadline - loop.time()))
@@ -65,10 +78,16 @@ async def _simulate(store: Store, job: Job) -> None:
     mean_loss = fmean(train_losses) if train_losses else None
     if plan.logging == "huggingface":
         store.append_event(job, "training.log", **summary_log(plan.total_steps, mean_loss))
+    runtime = round(loop.time() - started, 3)
+    final_loss = finite_or_none(train_losses[-1]) if train_losses else None
     metrics = {
         "trainLoss": None if mean_loss is None else finite_or_none(mean_loss),
         "steps": plan.total_steps,
-        "runtimeSeconds": round(loop.time() - started, 3),
+        "runtimeSeconds": runtime,
+        # PR #210's keys (docs/protocol.md §14.13); the older three stay for existing readers.
+        "finalLoss": final_loss,
+        "totalSteps": plan.total_steps,
+        "totalTime": runtime,
     }
     store.complete(job, metrics, FINAL_ARTIFACTS)
 

@@ -1,5 +1,8 @@
 """In-memory state: identities, orgs, projects, jobs and their event history.
 
+With ``EmulatorConfig.state_file`` the projects and jobs also outlive a restart
+(``Store.save``); anonymous identities do not.
+
 Every mutation happens on the server's event loop (route handlers and
 simulation tasks), so no locks are needed. In-process tests may read the store
 from another thread for inspection only.
@@ -8,18 +11,42 @@ from another thread for inspection only.
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import random
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from arkor_temporal.emulator.config import EmulatorConfig, GlobalSettings
 from arkor_temporal.emulator.faults import ErrorInjector, Faults, FirstN, PostCancel
 from arkor_temporal.emulator.hashing import job_seed, opaque_id, stable_id
-from arkor_temporal.emulator.plan import TrainingPlan
+from arkor_temporal.emulator.plan import TrainingPlan, plan_job
 
 TERMINAL_STATUSES = frozenset({"completed", "failed", "cancelled"})
+SAVE_DELAY = 0.25
+"""Seconds from a state change to the state file write: what a crash can lose."""
+# The Job fields the state file keeps as they are (the rest are derived or per-process).
+PERSISTED_JOB_FIELDS = (
+    "id",
+    "seed",
+    "org_id",
+    "project_id",
+    "name",
+    "config",
+    "idempotency_key",
+    "created_at",
+    "status",
+    "error",
+    "started_at",
+    "completed_at",
+    "current_step",
+    "stream_finished",
+    "end_frame",
+    "created_count",
+)
 
 
 def utc_now_iso() -> str:
@@ -118,12 +145,44 @@ class Job:
         woken, self.wakeup = self.wakeup, asyncio.Event()
         woken.set()
 
+    def persisted(self) -> dict[str, Any]:
+        record = {name: getattr(self, name) for name in PERSISTED_JOB_FIELDS}
+        # The plan is rebuilt from the config; these two came from server defaults.
+        record.update(queue_seconds=self.plan.queue_seconds, logging=self.plan.logging)
+        record.update(
+            events=[asdict(event) for event in self.events],
+            saved_steps=sorted(self.saved_steps),
+            cancels=[asdict(cancel) for cancel in self.cancels],
+        )
+        return record
+
+    @classmethod
+    def restored(cls, record: dict[str, Any]) -> Job:
+        plan = plan_job(
+            record["config"],
+            default_queue_seconds=record["queue_seconds"],
+            default_logging=record["logging"],
+        )
+        events = [StoredEvent(**event) for event in record["events"]]
+        return cls(
+            **{name: record[name] for name in PERSISTED_JOB_FIELDS},
+            plan=plan,
+            injector=ErrorInjector(record["seed"]),
+            events=events,
+            event_positions={event.id: position for position, event in enumerate(events)},
+            saved_steps=set(record["saved_steps"]),
+            cancels=[CancelRecord(**cancel) for cancel in record["cancels"]],
+        )
+
 
 class Store:
     def __init__(self, config: EmulatorConfig) -> None:
         self.config = config
         self.closing = False
+        self._pending_save: asyncio.TimerHandle | None = None
         self._reset_state()
+        if config.state_file is not None and config.state_file.exists():
+            self._load(config.state_file)
 
     def _reset_state(self) -> None:
         config = self.config
@@ -150,13 +209,57 @@ class Store:
             self._stop(job)
             self._finish_stream(job, end_frame=False)
         self._reset_state()
+        self.state_changed()
 
     def shutdown(self) -> None:
-        """Stop simulations and let open streams finish promptly."""
+        """Stop simulations, let open streams finish promptly, write the state file."""
         self.closing = True
         for job in self.jobs.values():
             self._stop(job)
             job.notify()
+        if self.config.state_file is not None:
+            self.save()
+
+    # -- state file -----------------------------------------------------------
+
+    def state_changed(self) -> None:
+        """Write the state file within ``SAVE_DELAY`` (batched: a run steps faster).
+
+        The write runs as a loop callback, so never in the middle of a simulation
+        step: the file always holds whole steps, and a resumed job repeats none.
+        """
+        if self.config.state_file is None or self._pending_save is not None:
+            return
+        self._pending_save = asyncio.get_running_loop().call_later(SAVE_DELAY, self.save)
+
+    def save(self) -> None:
+        """Write jobs, projects, idempotency records and create attempts atomically."""
+        if self._pending_save is not None:
+            self._pending_save.cancel()
+            self._pending_save = None
+        path = self.config.state_file
+        assert path is not None, "save() needs EmulatorConfig.state_file"
+        state = {
+            "projects": [asdict(project) for project in self.projects.values()],
+            "jobs": [job.persisted() for job in self.jobs.values()],
+            "idempotency": [[*key, job_id] for key, job_id in self.idempotency.items()],
+            "createAttempts": self.create_attempts,
+        }
+        temporary = path.with_name(f"{path.name}.tmp")
+        temporary.write_text(json.dumps(state))
+        os.replace(temporary, path)
+
+    def _load(self, path: Path) -> None:
+        """Take the jobs back; queued and running ones wait for ``resume_simulations``."""
+        state = json.loads(path.read_text())
+        for record in state["projects"]:
+            project = Project(**record)
+            self.projects.setdefault((project.org_id, project.slug), project)
+        self.jobs = {job.id: job for job in map(Job.restored, state["jobs"])}
+        self.idempotency = {
+            (project_id, key): job_id for project_id, key, job_id in state["idempotency"]
+        }
+        self.create_attempts = state["createAttempts"]
 
     # -- faults ---------------------------------------------------------------
 
@@ -188,7 +291,7 @@ class Store:
         user_id = stable_id("user_", token)
         org = self._add_org(org_slug, org_slug.replace("-", " ").title(), user_id)
         self.tokens[token] = user_id
-        self.create_project(org, project_slug, project_slug)
+        self._add_project(org, project_slug, project_slug)
 
     def _add_org(self, slug: str, name: str, member: str) -> Org:
         org = Org(id=stable_id("org_", slug), slug=slug, name=name, members={member})
@@ -210,6 +313,11 @@ class Store:
         """The new project, or ``None`` when the slug is taken in that org."""
         if (org.id, slug) in self.projects:
             return None
+        project = self._add_project(org, name, slug)
+        self.state_changed()
+        return project
+
+    def _add_project(self, org: Org, name: str, slug: str) -> Project:
         project = Project(id=stable_id("proj_", org.id, slug), slug=slug, name=name, org_id=org.id)
         self.projects[(org.id, slug)] = project
         return project
@@ -254,6 +362,7 @@ class Store:
         if idempotency_key:
             # The first job a key made, even while keys are ignored and it makes more.
             self.idempotency.setdefault((project.id, idempotency_key), job_id)
+        self.state_changed()
         return job
 
     def jobs_in(self, project: Project) -> list[Job]:
@@ -265,6 +374,7 @@ class Store:
         job.event_positions[event.id] = len(job.events)
         job.events.append(event)
         job.notify()
+        self.state_changed()
         return event
 
     @staticmethod
@@ -303,11 +413,13 @@ class Store:
         if job.terminal:
             message = "already cancelled" if before == "cancelled" else f"job already {before}"
             job.cancels.append(CancelRecord(utc_now_iso(), before, 409))
+            self.state_changed()
             return 409, {"error": message}
         job.cancels.append(CancelRecord(utc_now_iso(), before, 200))
         self._stop(job)
         job.status = "cancelled"
         job.completed_at = utc_now_iso()
+        self.state_changed()
         variant: PostCancel = self.faults_for(job).post_cancel or "end"
         if variant == "failed":
             self.append_event(
@@ -323,6 +435,7 @@ class Store:
         self._stop(job)
         del self.jobs[job.id]
         self._finish_stream(job, end_frame=False)
+        self.state_changed()
 
     @staticmethod
     def _finish_stream(job: Job, *, end_frame: bool) -> None:

@@ -258,20 +258,8 @@ async def test_failing_job_check_is_a_failure_and_permanent_check_raises() -> No
 
 
 async def test_long_silence_is_reconciled_through_the_job() -> None:
-    now = [0.0]
-
-    async def sleep(delay: float) -> None:
-        now[0] += delay
-
     backend = Backend([throw()] * 10, job_status=["running", "failed"])
-    f = EventFollower(
-        backend.client(),
-        "j1",
-        policy=ReconnectPolicy(base_delay=1.0, max_delay=4.0, reconcile_after=5.0),
-        random=lambda: 0.5,
-        sleep=sleep,
-        clock=lambda: now[0],
-    )
+    f = clocked_follower(backend, [0.0])
     assert await collect(f) == []
     assert f.final_job is not None and f.final_job.status is JobStatus.FAILED
     # Delays 1, 2, 4: after 7 s of failures the first check says running, the next failed.
@@ -279,21 +267,26 @@ async def test_long_silence_is_reconciled_through_the_job() -> None:
     assert f.opens == 4 and backend.job_checks == 2
 
 
-async def test_a_job_the_backend_forgot_is_lost_after_the_configured_time() -> None:
-    now = [0.0]
+def clocked_follower(backend: Backend, now: list[float], **policy: float) -> EventFollower:
+    """A follower on a virtual clock that its own sleeps advance (no jitter)."""
 
     async def sleep(delay: float) -> None:
         now[0] += delay
 
-    backend = Backend([Status(404)] * 30, job_status=["running", MISSING])
-    f = EventFollower(
+    return EventFollower(
         backend.client(),
         "j1",
-        policy=ReconnectPolicy(base_delay=1.0, max_delay=4.0, reconcile_after=5.0, lost_after=20),
+        policy=ReconnectPolicy(base_delay=1.0, max_delay=4.0, reconcile_after=5.0, **policy),
         random=lambda: 0.5,
         sleep=sleep,
         clock=lambda: now[0],
     )
+
+
+async def test_a_job_the_backend_forgot_is_lost_after_the_configured_time() -> None:
+    now = [0.0]
+    backend = Backend([Status(404)] * 30, job_status=["running", MISSING])
+    f = clocked_follower(backend, now, lost_after=20)
     with pytest.raises(JobLostError, match=r"404 for job j1 for 2[0-9] s"):
         async for _ in f:
             pass
@@ -304,20 +297,8 @@ async def test_a_job_the_backend_forgot_is_lost_after_the_configured_time() -> N
 
 
 async def test_a_job_that_answers_again_is_not_lost() -> None:
-    now = [0.0]
-
-    async def sleep(delay: float) -> None:
-        now[0] += delay
-
     backend = Backend([Status(404)] * 12, job_status=[MISSING] * 4 + ["failed"])
-    f = EventFollower(
-        backend.client(),
-        "j1",
-        policy=ReconnectPolicy(base_delay=1.0, max_delay=4.0, reconcile_after=5.0, lost_after=60),
-        random=lambda: 0.5,
-        sleep=sleep,
-        clock=lambda: now[0],
-    )
+    f = clocked_follower(backend, [0.0], lost_after=60)
     assert await collect(f) == []
     assert f.final_job is not None and f.final_job.status is JobStatus.FAILED
 

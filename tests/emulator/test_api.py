@@ -174,7 +174,11 @@ def test_honoured_idempotency_key_from_the_config() -> None:
 def test_settings_switch_at_run_time() -> None:
     with EmulatorServer(fast_config()) as server:
         client, inspect = api(server.base_url), httpx.Client(base_url=server.base_url)
-        defaults = {"logging": "huggingface", "honourIdempotencyKey": False}
+        defaults = {
+            "logging": "huggingface",
+            "honourIdempotencyKey": False,
+            "rejectBareStepNumbers": False,
+        }
         assert inspect.get("/_emulator/settings").json() == {"settings": defaults}
         switched = inspect.post("/_emulator/settings", json={"honourIdempotencyKey": True})
         assert switched.json() == {"settings": {**defaults, "honourIdempotencyKey": True}}
