@@ -42,7 +42,6 @@ class EventRelay:
         self._oldest_at: float | None = None
         self._lock = asyncio.Lock()
         self._timer: asyncio.Task[None] | None = None
-        self.batches_sent = 0
 
     async def add(self, event: RunEvent, *, urgent: bool = False) -> None:
         if self._timer is not None and self._timer.done():
@@ -66,7 +65,6 @@ class EventRelay:
                 await self._send(batch, StreamOrigin(after=self._after))
                 # Events may have been appended while the signal was in flight.
                 del self._pending[: len(batch)]
-                self.batches_sent += 1
                 self._after = _last_id(batch, self._after)
                 self._on_delivered(self._after)
             self._oldest_at = None
