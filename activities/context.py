@@ -1,7 +1,9 @@
-"""What every cloud activity needs: resolved settings and the stream policy.
+"""What every cloud activity needs: resolved settings, the stream policy, one client.
 
 Settings are resolved once, on the worker (credentials never travel through
-Temporal). Each activity opens its own client, so a stuck connection in one run
+Temporal). All activities of a worker share one client and so one connection
+pool (a thousand streams must not mean a thousand pools, each with its own TLS
+context); the pool has no connection limit, so a stuck connection in one run
 cannot stall another.
 
 The wire schema (docs/protocol.md §14.13) is read here too: it describes the
@@ -11,9 +13,14 @@ belongs to the worker's context rather than to a run's spec or to the HTTP clien
 
 from __future__ import annotations
 
+import asyncio
 import os
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from weakref import WeakKeyDictionary
+
+import httpx
 
 from arkor_cloud import ArkorClient, ClientSettings, ConfigurationError, ReconnectPolicy
 from arkor_temporal.core.spec import WireSchema
@@ -39,6 +46,21 @@ class CloudContext:
     settings: ClientSettings
     reconnect: ReconnectPolicy = field(default_factory=ReconnectPolicy)
     wire_schema: WireSchema = field(default_factory=wire_schema_from_env)
+    # One shared client per event loop (tests run several loops in one process).
+    _clients: WeakKeyDictionary[asyncio.AbstractEventLoop, ArkorClient] = field(
+        default_factory=WeakKeyDictionary, repr=False, compare=False
+    )
 
-    def client(self) -> ArkorClient:
-        return ArkorClient(self.settings)
+    @asynccontextmanager
+    async def client(self) -> AsyncIterator[ArkorClient]:
+        """The worker's shared client, borrowed for a block: leaving it does not close it."""
+        loop = asyncio.get_running_loop()
+        client = self._clients.get(loop)
+        if client is None:
+            client = ArkorClient(self.settings, limits=_UNBOUNDED_POOL)
+            self._clients[loop] = client
+        yield client
+
+
+# Every stream holds a connection; keep-alive bounds only the idle ones kept for reuse.
+_UNBOUNDED_POOL = httpx.Limits(max_connections=None, max_keepalive_connections=100)

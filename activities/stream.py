@@ -5,6 +5,12 @@ cursor of the last batch the workflow acknowledged, reconnects per the protocol
 (the client's :class:`~arkor_cloud.EventFollower`), heartbeats from a
 background task, relays decisions-worthy events in batches (``EventRelay``) and
 returns the tail of the stream with the job's final status.
+
+The heartbeat details (:class:`StreamCursor`) carry the live step, loss and rate
+between relayed batches, at no history cost. Retries: the workflow's policy is
+flat, so a worker lost mid-stream costs the same every time; for failures of its
+own the activity asks for a growing delay (``next_retry_delay``), counted in the
+details and reset once a batch gets through.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import asyncio
 import contextlib
 import math
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from temporalio import activity
@@ -31,7 +38,7 @@ from arkor_cloud import (
     TrainingStarted,
 )
 from arkor_temporal.activities.context import CloudContext
-from arkor_temporal.activities.heartbeat import Heartbeater, restore_details
+from arkor_temporal.activities.heartbeat import Heartbeater, heartbeat_interval, restore_details
 from arkor_temporal.activities.relay import EventRelay
 from arkor_temporal.core.models import (
     TERMINAL_EVENT_TYPES,
@@ -39,6 +46,7 @@ from arkor_temporal.core.models import (
     EventType,
     FollowInput,
     JobState,
+    LiveProgress,
     RuleState,
     RunEvent,
     StreamCursor,
@@ -48,7 +56,17 @@ from arkor_temporal.core.models import (
 from arkor_temporal.core.names import ActivityName, FailureType, TrainingRunMessage
 from arkor_temporal.core.stop_rules import observe
 
-_URGENT = frozenset({EventType.STARTED.value, EventType.CHECKPOINT.value})
+# A graceful hand-over retries at once; the workflow's flat policy covers a lost worker.
+HAND_OVER_DELAY = timedelta(milliseconds=100)
+OWN_FAILURE_MAX_DELAY = timedelta(seconds=30)
+# The live progress is recorded this often; the SDK sends the newest at its own throttle
+# interval (the worker's LIVE_VIEW_INTERVAL), so the live view is at most about both old.
+LIVE_REFRESH_SECONDS = 2.0
+
+
+def own_failure_delay(failures: int) -> timedelta:
+    """1, 2, 4 ... 30 s after the 1st, 2nd, 3rd ... failure in a row."""
+    return min(timedelta(seconds=2 ** max(failures - 1, 0)), OWN_FAILURE_MAX_DELAY)
 
 
 class WorkflowRunClosedError(Exception):
@@ -117,7 +135,9 @@ class StreamActivities:
                 return StreamOutcome(tail=[])
         # Hand the stream to another worker now rather than at the heartbeat timeout.
         raise ApplicationError(
-            "worker shutting down; the stream resumes elsewhere", type=FailureType.WORKER_SHUTDOWN
+            "worker shutting down; the stream resumes elsewhere",
+            type=FailureType.WORKER_SHUTDOWN,
+            next_retry_delay=HAND_OVER_DELAY,
         )
 
     async def _follow(self, follow: FollowInput, cursor: StreamCursor) -> StreamOutcome:
@@ -139,13 +159,28 @@ class StreamActivities:
         def delivered(after: str | None) -> None:
             cursor.last_event_id = after
             cursor.relayed_batches += 1
+            cursor.failures = 0
 
         rules, rule_state = follow.stop_rules, RuleState()
+        urgent_types = {EventType.STARTED.value}
+        if follow.urgent_checkpoints:
+            urgent_types.add(EventType.CHECKPOINT.value)
 
-        def urgent(event: RunEvent) -> bool:
-            """Relay at once what the workflow acts on, including a log that stops the run."""
+        def observe_event(event: RunEvent) -> bool:
+            """Show ``event`` in the live view; whether the workflow needs it at once.
+
+            At once: what the workflow acts on, including a log that stops the run.
+            """
+            if event.type == EventType.LOG and event.step is not None:
+                previous = cursor.progress
+                cursor.progress = (
+                    previous.after(event, follow.max_steps)
+                    if previous is not None
+                    else LiveProgress.first(event, follow.max_steps)
+                )
+                cursor.live = cursor.progress.line()
             stops = rules is not None and observe(rules, rule_state, event) is not None
-            return stops or event.type in _URGENT
+            return stops or event.type in urgent_types
 
         relay = EventRelay(
             send,
@@ -164,11 +199,26 @@ class StreamActivities:
             def details() -> StreamCursor:
                 return cursor.model_copy(update={"trouble": follower.trouble})
 
-            async with Heartbeater(details), relay:
-                return await self._relay(follower, relay, urgent)
+            beat_every = min(heartbeat_interval(info.heartbeat_timeout), LIVE_REFRESH_SECONDS)
+            async with Heartbeater(details, beat_every), relay:
+                try:
+                    return await self._relay(follower, relay, observe_event)
+                except (WorkflowRunClosedError, ApplicationError):
+                    raise
+                except Exception as exc:
+                    # Counted before the Heartbeater's last beat carries it to the retry.
+                    cursor.failures += 1
+                    raise ApplicationError(
+                        f"{type(exc).__name__}: {exc}",
+                        type=type(exc).__name__,
+                        next_retry_delay=own_failure_delay(cursor.failures),
+                    ) from exc
 
     async def _relay(
-        self, follower: EventFollower, relay: EventRelay, urgent: Callable[[RunEvent], bool]
+        self,
+        follower: EventFollower,
+        relay: EventRelay,
+        observe_event: Callable[[RunEvent], bool],
     ) -> StreamOutcome:
         """Relay the follower's events until the stream is over; return its tail."""
         async with contextlib.aclosing(follower):
@@ -181,7 +231,7 @@ class StreamActivities:
                     if event.type in TERMINAL_EVENT_TYPES:
                         pending, origin = await relay.take_pending()
                         return StreamOutcome(tail=[*pending, event], tail_origin=origin)
-                    await relay.add(event, urgent=urgent(event))
+                    await relay.add(event, urgent=observe_event(event))
             except PermanentApiError as exc:
                 raise ApplicationError(
                     f"the backend refused the event stream: {exc}",

@@ -54,12 +54,16 @@ class ArkorClient:
         *,
         transport: httpx.AsyncBaseTransport | None = None,
         on_deprecation: Callable[[DeprecationNotice], None] | None = None,
+        limits: httpx.Limits | None = None,
     ) -> None:
         self._settings = settings
         self._deprecation = DeprecationWatcher(settings.client_version, on_deprecation)
         self._http = httpx.AsyncClient(
             base_url=settings.base_url,
             transport=transport,
+            # httpx's default pool holds 100 connections; an event stream keeps one for
+            # its whole life, so a client shared by many streams needs a larger one.
+            limits=limits or httpx.Limits(max_connections=100, max_keepalive_connections=20),
             timeout=settings.timeout,
             headers={
                 "X-Arkor-Client": f"arkor/{settings.client_version}",

@@ -6,15 +6,18 @@ import os
 import sys
 
 
-def hard_exit(code: object) -> None:
+def hard_exit(code: object, status: int | None = None) -> None:
     """Exit without interpreter teardown, after flushing output.
 
     The Temporal SDK's native runtime can abort the process while the interpreter
     shuts down (sdk-python#300, PyGILState_Release), after the work is done.
-    ``code`` is a ``SystemExit`` code: an int, None, or a message for stderr.
+    ``code`` is a ``SystemExit`` code: an int, None, or a message for stderr (which
+    exits 1 unless ``status`` says otherwise).
     """
     if isinstance(code, str):
         print(code, file=sys.stderr)
     sys.stdout.flush()
     sys.stderr.flush()
-    os._exit(code if isinstance(code, int) else (0 if code is None else 1))
+    if status is None:
+        status = code if isinstance(code, int) else (0 if code is None else 1)
+    os._exit(status)

@@ -265,7 +265,7 @@ def worker_env(client: Client, emu: Emulator, queue: str) -> dict[str, str]:
 class WorkerProcess:
     """``python -m arkor_temporal.worker --sticky-timeout 1`` with its stderr in a log file."""
 
-    READY_LINE = "worker polling task queue"
+    READY_LINE = "worker polling"
 
     def __init__(self, proc: asyncio.subprocess.Process, log_path: Path, started: float) -> None:
         self.proc = proc

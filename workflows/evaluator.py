@@ -17,7 +17,7 @@ from temporalio.exceptions import ActivityError
 
 from arkor_temporal.workflows.in_flight import Spawn
 from arkor_temporal.workflows.notifier import Notifier
-from arkor_temporal.workflows.policies import EVAL_HEARTBEAT_AT_MOST, EVAL_RETRY
+from arkor_temporal.workflows.policies import EVAL_HEARTBEAT_AT_MOST, EVAL_RETRY, task_queues
 
 with workflow.unsafe.imports_passed_through():
     from arkor_temporal.activities.evaluation import EvalActivities
@@ -61,6 +61,7 @@ class CheckpointEvaluator:
                 evaluation = await workflow.execute_activity_method(
                     EvalActivities.evaluate_checkpoint,
                     request,
+                    task_queue=task_queues().work,
                     start_to_close_timeout=start_to_close,
                     heartbeat_timeout=min(start_to_close, EVAL_HEARTBEAT_AT_MOST),
                     retry_policy=EVAL_RETRY,

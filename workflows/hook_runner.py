@@ -15,6 +15,7 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
 from arkor_temporal.workflows.in_flight import Spawn
+from arkor_temporal.workflows.policies import task_queues
 
 with workflow.unsafe.imports_passed_through():
     from arkor_temporal.activities.hooks import HookActivities
@@ -87,6 +88,7 @@ class HookRunner:
             return await workflow.execute_activity_method(
                 HookActivities.run_hook,
                 call,
+                task_queue=task_queues().work,
                 start_to_close_timeout=call.start_to_close_timeout,
                 retry_policy=call.retry_policy,
                 summary=call.summary[:200],

@@ -11,7 +11,12 @@ import asyncio
 from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
-from arkor_temporal.workflows.policies import NOTIFY_ATTEMPTS, NOTIFY_RETRY, NOTIFY_START_TO_CLOSE
+from arkor_temporal.workflows.policies import (
+    NOTIFY_ATTEMPTS,
+    NOTIFY_RETRY,
+    NOTIFY_START_TO_CLOSE,
+    task_queues,
+)
 
 with workflow.unsafe.imports_passed_through():
     from arkor_temporal.activities.notify import NotifyActivities
@@ -64,6 +69,7 @@ class Notifier:
             return await workflow.execute_activity_method(
                 NotifyActivities.send_notification,
                 notification,
+                task_queue=task_queues().work,
                 start_to_close_timeout=NOTIFY_START_TO_CLOSE,
                 retry_policy=NOTIFY_RETRY,
                 summary=notification.summary[:200],

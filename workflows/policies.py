@@ -1,7 +1,7 @@
-"""Every timeout and retry policy the workflows give Temporal, in one place.
+"""Every timeout, retry policy and task queue the workflows give Temporal, in one place.
 
-How long each activity may take, how it is retried, and how long a run waits
-for work still in flight when it ends. Hook timeouts are not here: each hook's
+Where each activity runs, how long it may take, how it is retried, and how long
+a run waits for work still in flight when it ends. Hook timeouts are not here: each hook's
 come from the spec (:class:`~arkor_temporal.core.hooks.HookCall`).
 """
 
@@ -13,7 +13,17 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from arkor_temporal.core.names import FailureType
+    from arkor_temporal.core.names import FailureType, TaskQueues
+
+
+def task_queues() -> TaskQueues:
+    """The queues of this run's activities, named after the queue the run was started on.
+
+    Job calls stay on the run's own queue; streams and slow work have queues (and worker
+    slots) of their own, so a cancel never waits behind them.
+    """
+    return TaskQueues.of(workflow.info().task_queue)
+
 
 # -- the job: create, follow, read, cancel ---------------------------------------------------
 
@@ -23,10 +33,14 @@ START_RETRY = RetryPolicy(
 )
 # A job may train for days; the heartbeat timeout, not this, detects a dead worker.
 STREAM_START_TO_CLOSE = timedelta(days=14)
+# Flat: a lost worker (heartbeat timeout) must not make the next hand-over wait longer.
+# The follower backs off from the backend by itself, and the activity sets its own
+# growing delay (``next_retry_delay``) for failures of its own (activities/stream.py).
 STREAM_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
-    maximum_interval=timedelta(seconds=30),
-    non_retryable_error_types=[FailureType.STREAM_REFUSED],
+    backoff_coefficient=1.0,
+    maximum_interval=timedelta(seconds=1),
+    non_retryable_error_types=[FailureType.STREAM_REFUSED, FailureType.JOB_LOST],
 )
 READ_STATUS_START_TO_CLOSE = timedelta(seconds=30)
 READ_STATUS_RETRY = RetryPolicy(maximum_attempts=5)
@@ -40,6 +54,9 @@ CANCEL_RETRY = RetryPolicy(
 
 # How long a job that completed just as we cancelled it may take to deliver its last events.
 COMPLETED_TAIL_GRACE = timedelta(seconds=30)
+# How long a stopped job's stream may take to end by itself with the logs not relayed yet
+# (the run has concluded and answered its cancel by then; only its result waits).
+STOPPED_TAIL_GRACE = timedelta(seconds=15)
 # How long evaluations and hooks still running when the job ends may take to finish.
 WORK_IN_FLIGHT_GRACE = timedelta(minutes=10)
 

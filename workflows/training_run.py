@@ -54,9 +54,11 @@ from arkor_temporal.workflows.policies import (
     READ_STATUS_RETRY,
     READ_STATUS_START_TO_CLOSE,
     START_RETRY,
+    STOPPED_TAIL_GRACE,
     STREAM_RETRY,
     STREAM_START_TO_CLOSE,
     WORK_IN_FLIGHT_GRACE,
+    task_queues,
 )
 
 with workflow.unsafe.imports_passed_through():
@@ -108,6 +110,8 @@ with workflow.unsafe.imports_passed_through():
 StreamHandle = workflow.ActivityHandle[StreamOutcome]
 # Relayed events are judged by stream position, not by step, from this patch on.
 STREAM_POSITION_PATCH = "dedupe-by-stream-position"
+# From this patch on, a stopped run lets its stream end by itself and keeps its tail.
+STOPPED_TAIL_PATCH = "keep-stream-tail-after-stop"
 
 
 class _RunEnds(Exception):
@@ -318,11 +322,21 @@ class TrainingRun:
                 flush_seconds=orchestration.metrics_flush_seconds,
                 job_lost_after_seconds=orchestration.job_lost_after_seconds,
                 stop_rules=self._spec.stop_rules,
+                max_steps=self._spec.max_steps,
+                urgent_checkpoints=self._acts_on_checkpoints(),
             ),
+            task_queue=task_queues().streams,
             start_to_close_timeout=STREAM_START_TO_CLOSE,
             heartbeat_timeout=timedelta(seconds=orchestration.heartbeat_timeout_seconds),
             retry_policy=STREAM_RETRY,
             summary=f"follow events of job {job.job_id}",
+        )
+
+    def _acts_on_checkpoints(self) -> bool:
+        """Whether a checkpoint starts work (an evaluation, a hook) and so cannot wait."""
+        hooks = self._spec.hooks
+        return self._spec.evals is not None or (
+            hooks is not None and hooks.on_checkpoint is not None
         )
 
     async def _wait_for_change(self, stream: StreamHandle | None) -> None:
@@ -450,7 +464,18 @@ class TrainingRun:
                 await workflow.wait_condition(
                     stream.done, timeout=COMPLETED_TAIL_GRACE, timeout_summary="last events"
                 )
-        outcome = await self._settle(stream)
+        if (
+            stream is not None
+            and not stream.done()
+            and snapshot.status in (JobState.CANCELLED, JobState.FAILED)
+            and workflow.patched(STOPPED_TAIL_PATCH)
+        ):
+            # The job is over, so its stream ends by itself and returns the logs not
+            # relayed yet (up to a flush window of them); the run concludes meanwhile.
+            self._work.spawn(self._stopped_tail(stream))
+            outcome = None
+        else:
+            outcome = await self._settle(stream)
         if snapshot.status is JobState.COMPLETED:
             return self._outcome(outcome or StreamOutcome(tail=[], final_status=JobState.COMPLETED))
         reason = self._stop.reason
@@ -459,7 +484,9 @@ class TrainingRun:
             reason += f" (the backend reports the job failed: {snapshot.error or 'no error given'})"
         return self._stop.run_status, reason
 
-    async def _settle(self, stream: StreamHandle | None) -> StreamOutcome | None:
+    async def _settle(
+        self, stream: StreamHandle | None, *, start_work: bool = True
+    ) -> StreamOutcome | None:
         """Cancel the stream if it still runs; return its outcome if it had one."""
         if stream is None:
             return None
@@ -469,8 +496,16 @@ class TrainingRun:
             outcome = await stream
         except (ActivityError, asyncio.CancelledError):
             return None
-        self._apply(outcome.tail, outcome.tail_origin)
+        self._apply(outcome.tail, outcome.tail_origin, start_work=start_work)
         return outcome
+
+    async def _stopped_tail(self, stream: StreamHandle) -> None:
+        """A stopped run's last events, for its result: no evaluation or hook starts for them."""
+        with contextlib.suppress(asyncio.TimeoutError):
+            await workflow.wait_condition(
+                stream.done, timeout=STOPPED_TAIL_GRACE, timeout_summary="last events"
+            )
+        await self._settle(stream, start_work=False)
 
     async def _cancelled_by_temporal(self) -> None:
         """Temporal cancellation (Web UI, ``temporal workflow cancel``): stop the job, then end."""
@@ -493,7 +528,9 @@ class TrainingRun:
 
     # -- state ------------------------------------------------------------------
 
-    def _apply(self, events: list[RunEvent], origin: StreamOrigin | None) -> None:
+    def _apply(
+        self, events: list[RunEvent], origin: StreamOrigin | None, *, start_work: bool = True
+    ) -> None:
         """Apply relayed events once each, and start what each new event calls for."""
         # By stream position from the first batch that says where it starts (the patch
         # marks that point in history); before it, and for old senders, by step.
@@ -505,7 +542,7 @@ class TrainingRun:
             origin if by_position else None,
             self._spec.orchestration.metrics_points,
         )
-        for event in applied:
+        for event in applied if start_work else []:
             if event.type == EventType.LOG:
                 logs.append(event)
                 self._judge(event)

@@ -32,6 +32,7 @@ from arkor_temporal.client.connection import (
 from arkor_temporal.client.runs import RunNotFoundError
 from arkor_temporal.client.schedules import ScheduleError, ScheduleNotFoundError
 from arkor_temporal.client.setup import SearchAttributeConflictError
+from arkor_temporal.codec import CodecKeyError
 from arkor_temporal.core.spec import SpecError
 from arkor_temporal.dev.local import DevStackError
 
@@ -39,6 +40,7 @@ T = TypeVar("T")
 EXIT_BAD_INPUT, EXIT_UNREACHABLE = 2, 4
 BAD_INPUT_ERRORS: tuple[type[Exception], ...] = (
     SpecError,
+    CodecKeyError,  # a key this process lacks or cannot read
     ConnectionSettingsError,
     RunNotFoundError,
     ScheduleError,

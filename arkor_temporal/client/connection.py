@@ -6,8 +6,11 @@ Settings come from Temporal's own environment variables and profile file
 ``TEMPORAL_CONFIG_FILE`` and ``~/.config/temporalio/temporal.toml``), so an
 existing Temporal Cloud setup works unchanged. The default is the local dev
 server. Flags (the CLI's, or keyword arguments of :meth:`TemporalSettings.resolve`)
-beat the environment, which beats the profile. Our one addition is the task
-queue, ``ARKOR_TEMPORAL_TASK_QUEUE``.
+beat the environment, which beats the profile. Our additions are the task
+queue, ``ARKOR_TEMPORAL_TASK_QUEUE``, and payload encryption: with keys in
+``ARKOR_TEMPORAL_CODEC_KEYS`` (or ``_KEYS_FILE``) every payload is encrypted and
+decrypted with them (:mod:`arkor_temporal.codec`), for the worker, the CLI and the
+Python API alike.
 """
 
 from __future__ import annotations
@@ -19,10 +22,12 @@ from pathlib import Path
 from typing import Any
 
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter
 from temporalio.envconfig import ClientConfig
 from temporalio.runtime import Runtime
 from temporalio.service import RPCError
+
+from arkor_temporal.codec import AesGcmCodec, CodecKeyError, codec_from_env, encrypted_converter
 
 DEFAULT_ADDRESS = "localhost:7233"
 DEFAULT_TASK_QUEUE = "arkor-training"
@@ -42,6 +47,7 @@ class TemporalSettings:
     namespace: str = "default"
     task_queue: str = DEFAULT_TASK_QUEUE
     connect_options: Mapping[str, Any] = field(default_factory=dict)
+    codec: AesGcmCodec | None = None  # payload encryption; its repr shows key ids only
 
     @classmethod
     def resolve(
@@ -76,14 +82,25 @@ class TemporalSettings:
         target = config.pop("target_host", None) or DEFAULT_ADDRESS
         ns = config.pop("namespace", None) or "default"
         queue = merged.get("ARKOR_TEMPORAL_TASK_QUEUE") or DEFAULT_TASK_QUEUE
-        return cls(address=target, namespace=ns, task_queue=queue, connect_options=config)
+        try:
+            codec = codec_from_env(merged)
+        except CodecKeyError as exc:
+            raise ConnectionSettingsError(f"payload encryption: {exc}") from None
+        return cls(
+            address=target, namespace=ns, task_queue=queue, connect_options=config, codec=codec
+        )
+
+    @property
+    def data_converter(self) -> DataConverter:
+        """The pydantic converter, encrypting every payload when keys are configured."""
+        return encrypted_converter(self.codec)
 
     async def connect(self, runtime: Runtime | None = None) -> Client:
         try:
             return await Client.connect(
                 self.address,
                 namespace=self.namespace,
-                data_converter=pydantic_data_converter,
+                data_converter=self.data_converter,
                 runtime=runtime,
                 **self.connect_options,
             )

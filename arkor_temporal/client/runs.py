@@ -47,6 +47,7 @@ from arkor_temporal.core.models import (
     CancelOutcome,
     CancelRequest,
     EventLedger,
+    LiveProgress,
     MetricPoint,
     MetricsSummary,
     Phase,
@@ -177,6 +178,7 @@ class RunInfo(BaseModel):
     status: StatusView | None
     result: RunResult | None
     stream_trouble: str | None = None  # why the job's events do not come, while it lasts
+    live: LiveProgress | None = None  # the latest log, fresher than ``status`` between batches
 
 
 async def describe_run(handle: RunHandle) -> RunInfo:
@@ -191,23 +193,29 @@ async def describe_run(handle: RunHandle) -> RunInfo:
         raise RunNotFoundError(handle.id)
     row = RunRow.of(description)
     running = row.running
+    cursor = await stream_cursor(description) if running else None
     return RunInfo(
         run=row,
         summary=await description.static_summary(),
         details=await live_details(handle) if running else None,
         status=await query_status(handle) if running else None,
         result=None if running else await wait_for_result(handle),
-        stream_trouble=await stream_trouble(description) if running else None,
+        stream_trouble=cursor.trouble if cursor else None,
+        live=cursor.progress if cursor else None,
     )
 
 
-async def stream_trouble(description: WorkflowExecutionDescription) -> str | None:
-    """Why the run's event stream waits, from the stream activity's heartbeat details."""
+async def stream_cursor(description: WorkflowExecutionDescription) -> StreamCursor | None:
+    """The stream activity's last heartbeat details: live progress and why events wait.
+
+    Heartbeats cost no history events, and a describe returns them: this is how the
+    live view stays fresh between the batches the workflow records.
+    """
     for pending in description.raw_description.pending_activities:
         payloads = pending.heartbeat_details.payloads
         if pending.activity_type.name == ActivityName.FOLLOW_JOB_EVENTS and payloads:
             [details] = await description.data_converter.decode(payloads)
-            return StreamCursor.model_validate(details).trouble
+            return StreamCursor.model_validate(details)
     return None
 
 
@@ -254,6 +262,13 @@ class Snapshot:
 
     status: StatusView | None
     series: list[MetricPoint]
+    live: LiveProgress | None = None  # the stream's latest log, when newer than ``status``
+
+    @property
+    def step(self) -> int:
+        """The freshest step known: the live one between the workflow's batches."""
+        recorded = self.status.step if self.status else 0
+        return max(recorded, self.live.step if self.live else 0)
 
 
 async def follow_run(handle: RunHandle, *, poll_seconds: float = 0.5) -> AsyncIterator[Snapshot]:
@@ -262,7 +277,12 @@ async def follow_run(handle: RunHandle, *, poll_seconds: float = 0.5) -> AsyncIt
         description = await handle.describe()
         if description.status != WorkflowExecutionStatus.RUNNING:
             return
-        yield Snapshot(await query_status(handle), await query_metrics(handle))
+        cursor = await stream_cursor(description)
+        yield Snapshot(
+            await query_status(handle),
+            await query_metrics(handle),
+            live=cursor.progress if cursor else None,
+        )
         await asyncio.sleep(poll_seconds)
 
 

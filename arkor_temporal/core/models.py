@@ -6,6 +6,7 @@ no secrets and stay small: an event is reduced to what the workflow decides on.
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -109,19 +110,92 @@ class FollowInput(Model):
     stop_rules: StopRulesSpec | None = Field(
         default=None, description="relayed at once when one holds, so a stop is not delayed"
     )
+    max_steps: int | None = Field(default=None, description="for the live view's step/max")
+    urgent_checkpoints: bool = Field(
+        default=True,
+        description="relay a checkpoint at once (the run evaluates it or runs a hook for it); "
+        "otherwise it waits for the next flush like a log",
+    )
+
+
+class LiveProgress(Model):
+    """The job's latest training log as the stream activity saw it.
+
+    Travels in heartbeat details, which cost no history events: ``run watch``,
+    ``run status`` and the Web UI's pending activities read it between the
+    workflow's own updates (which come at decisions and flushes).
+    """
+
+    step: int
+    max_steps: int | None = None
+    loss: float | None = None
+    learning_rate: float | None = None
+    steps_per_second: float | None = Field(default=None, description="smoothed, backend clock")
+    at: str | None = Field(default=None, description="the log's timestamp")
+
+    def after(self, log: RunEvent, max_steps: int | None) -> LiveProgress:
+        """The progress once ``log`` is seen (``self`` is the one before it)."""
+        return LiveProgress.first(log, max_steps, rate=_rate(self, log))
+
+    @classmethod
+    def first(cls, log: RunEvent, max_steps: int | None, rate: float | None = None) -> LiveProgress:
+        return cls(
+            step=log.step or 0,
+            max_steps=max_steps,
+            loss=log.loss,
+            learning_rate=log.learning_rate,
+            steps_per_second=rate,
+            at=log.timestamp,
+        )
+
+    def line(self) -> str:
+        """``step 120/1000 (12%) · loss 1.2340 · 0.80 steps/s``: readable in the Web UI."""
+        parts = [f"step {self.step}"]
+        if self.max_steps:
+            parts[0] += f"/{self.max_steps} ({100 * self.step / self.max_steps:.0f}%)"
+        if self.loss is not None:
+            parts.append(f"loss {self.loss:.4f}")
+        if self.steps_per_second is not None:
+            parts.append(f"{self.steps_per_second:.2f} steps/s")
+        return " · ".join(parts)
+
+
+_RATE_SMOOTHING = 0.3  # weight of the newest interval in the smoothed rate
+
+
+def _rate(before: LiveProgress, log: RunEvent) -> float | None:
+    """Steps per second between two logs by their timestamps, smoothed with the last rate."""
+    try:
+        then = datetime.fromisoformat(before.at or "")
+        now = datetime.fromisoformat(log.timestamp or "")
+    except ValueError:
+        return before.steps_per_second
+    seconds, steps = (now - then).total_seconds(), (log.step or 0) - before.step
+    if seconds <= 0 or steps <= 0:
+        return before.steps_per_second
+    rate = steps / seconds
+    if before.steps_per_second is None:
+        return rate
+    return _RATE_SMOOTHING * rate + (1 - _RATE_SMOOTHING) * before.steps_per_second
 
 
 class StreamCursor(Model):
-    """The stream activity's heartbeat details: its resume position, and why it waits.
+    """The stream activity's heartbeat details: live progress, resume position, trouble.
 
-    Shown in the Web UI's pending activities and read by ``run status``.
+    Shown in the Web UI's pending activities (``live`` first, so it reads at a glance)
+    and read by ``run status`` and ``run watch``.
     """
 
+    live: str | None = Field(default=None, description="the latest step, loss and rate")
     last_event_id: str | None = Field(
         default=None, description="the last event the workflow has acknowledged"
     )
     relayed_batches: int = 0
     trouble: str | None = Field(default=None, description="why no event comes, while it lasts")
+    failures: int = Field(
+        default=0, description="attempts in a row that failed on their own (not hand-overs)"
+    )
+    progress: LiveProgress | None = None
 
 
 class StreamOutcome(Model):

@@ -8,12 +8,35 @@ runs in flight and the recorded histories in ``tests/histories``.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
-from typing import Final
+from typing import Final, Self
 
 from temporalio.common import SearchAttributeKey
 
 DEFAULT_TASK_QUEUE: Final = "arkor-training"
+
+
+@dataclass(frozen=True)
+class TaskQueues:
+    """The three task queues of one deployment, named after the one runs are started on.
+
+    Each has its own slots on the worker, so no kind of work waits behind another
+    (README, "Sizing a fleet"):
+
+    * ``control``: the workflows and the short job calls (create, read status, cancel,
+      the reaper's scan) that stopping a GPU depends on;
+    * ``streams``: one long ``follow_job_events`` per running job;
+    * ``work``: evaluations, hooks and notifications, which may take minutes.
+    """
+
+    control: str
+    streams: str
+    work: str
+
+    @classmethod
+    def of(cls, base: str) -> Self:
+        return cls(control=base, streams=f"{base}-streams", work=f"{base}-work")
 
 
 class WorkflowName(StrEnum):

@@ -230,13 +230,15 @@ class StopRulesSpec(SpecModel):
 class OrchestrationSpec(SpecModel):
     """How the workflow follows the job; defaults suit real cloud runs."""
 
-    # 30 s: logs are for inspection; what the workflow acts on (started, checkpoints,
-    # a log that trips a stop rule) is relayed at once regardless.
+    # 10 min: logs in the workflow are for the result and the curves; the live step and
+    # loss travel in the stream's heartbeat details instead (no history events), and what
+    # the workflow acts on (started, a checkpoint it evaluates or hooks, a log that trips a
+    # stop rule) is relayed at once regardless (README, "History budget").
     metrics_flush_seconds: float = Field(
-        default=30.0,
+        default=600.0,
         gt=0,
-        le=300,
-        description="longest a log event waits before reaching the workflow",
+        le=3600,
+        description="longest a log event waits before reaching the workflow's history",
     )
     heartbeat_timeout_seconds: float = Field(
         default=30.0, ge=1, le=600, description="stream activity heartbeat timeout"

@@ -29,7 +29,9 @@ LINKS = {ROOT / "arkor_temporal" / name for name in ("workflows", "activities", 
 CORE = "arkor_temporal.core"
 WORKFLOWS = "arkor_temporal.workflows"
 ACTIVITIES = "arkor_temporal.activities"
-LEAVES = ("arkor_temporal.logs", "arkor_temporal.process")  # helpers with no project imports
+CODEC = "arkor_temporal.codec"
+# Helpers with no project imports.
+LEAVES = ("arkor_temporal.logs", "arkor_temporal.process", "arkor_temporal.health")
 
 
 @dataclass(frozen=True)
@@ -56,18 +58,30 @@ LAYERS = (
     ),
     Layer(WORKFLOWS, (CORE, WORKFLOWS)),
     Layer(ACTIVITIES, (CORE, ACTIVITIES, "arkor_cloud", *LEAVES)),
-    Layer("arkor_temporal.client", (CORE, "arkor_temporal.client")),
+    # Payload encryption and its codec server: nothing of ours, so any connection can use it.
+    Layer(CODEC, (CODEC,)),
+    Layer("arkor_temporal.client", (CORE, CODEC, "arkor_temporal.client")),
     Layer("arkor_temporal.dev", (CORE, "arkor_temporal.client", "arkor_temporal.dev")),
     Layer(
         "arkor_temporal.cli",
-        (CORE, "arkor_temporal.client", "arkor_temporal.dev", "arkor_temporal.cli", *LEAVES),
+        (CORE, CODEC, "arkor_temporal.client", "arkor_temporal.dev", "arkor_temporal.cli", *LEAVES),
     ),
     # The stand-in for the Arkor cloud knows nothing of the orchestrator.
     Layer("arkor_temporal.emulator", ("arkor_temporal.emulator", *LEAVES)),
+    # The worker's start-up checks: the Arkor client only.
+    Layer("arkor_temporal.startup", ("arkor_cloud",)),
     # The composition root: the only module that puts workflows and activities together.
     Layer(
         "arkor_temporal.worker",
-        (CORE, WORKFLOWS, ACTIVITIES, "arkor_temporal.client", "arkor_cloud", *LEAVES),
+        (
+            CORE,
+            WORKFLOWS,
+            ACTIVITIES,
+            "arkor_temporal.client",
+            "arkor_temporal.startup",
+            "arkor_cloud",
+            *LEAVES,
+        ),
     ),
     Layer("arkor_temporal.__main__", ("arkor_temporal.cli",)),
     *(Layer(leaf, ()) for leaf in LEAVES),

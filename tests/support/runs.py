@@ -17,13 +17,13 @@ from temporalio.client import (
     WorkflowQueryFailedError,
 )
 from temporalio.service import RPCError
-from temporalio.worker import Worker
 
 from arkor_temporal.activities.context import CloudContext
 from arkor_temporal.client.runs import RunHandle, start_run, wait_for_result
 from arkor_temporal.core.models import RunResult, StatusView
 from arkor_temporal.core.spec import RunSpec, parse_spec
 from arkor_temporal.emulator import EmulatorServer
+from arkor_temporal.worker import WorkerGroup
 from arkor_temporal.workflows.training_run import TrainingRun
 from tests.support.waiting import eventually
 from tests.support.workers import running_worker, worker_process
@@ -72,7 +72,7 @@ class Runs:
     task_queue: str
     emulator_server: EmulatorServer
 
-    def worker(self) -> AbstractAsyncContextManager[Worker]:
+    def worker(self) -> AbstractAsyncContextManager[WorkerGroup]:
         """A worker in this process, for the duration of the block."""
         return running_worker(self.client, self.context, self.task_queue)
 

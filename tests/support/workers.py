@@ -16,12 +16,11 @@ from pathlib import Path
 
 from temporalio import workflow
 from temporalio.client import Client
-from temporalio.worker import Worker
 
 from arkor_temporal.activities.context import CloudContext
 from arkor_temporal.dev import local
 from arkor_temporal.emulator import EmulatorServer
-from arkor_temporal.worker import build_worker
+from arkor_temporal.worker import WorkerGroup, build_worker
 
 # The worker runs from the checkout so that it can import hooks named by import path
 # (``tests.support.hook_recorder:...``).
@@ -33,7 +32,7 @@ LOG_TAIL = 4000  # characters of a worker log shown with a failed test
 @asynccontextmanager
 async def running_worker(
     client: Client, context: CloudContext, task_queue: str
-) -> AsyncIterator[Worker]:
+) -> AsyncIterator[WorkerGroup]:
     """A worker in this process, for the duration of the block."""
     worker = build_worker(
         client,

@@ -29,8 +29,8 @@ from arkor_temporal.core.models import (
     StreamCursor,
     StreamOutcome,
 )
-from arkor_temporal.core.names import ActivityName, TrainingRunMessage
-from arkor_temporal.worker import WORKFLOWS, activities_for
+from arkor_temporal.core.names import ActivityName, TaskQueues, TrainingRunMessage
+from arkor_temporal.worker import WORKFLOWS, WorkerGroup, queue_activities
 from arkor_temporal.workflows.training_run import STREAM_POSITION_PATCH
 from tests.support.backend import assert_completed_exactly_once
 from tests.support.replay import assert_replays
@@ -67,20 +67,24 @@ class LegacyStream:
         return StreamOutcome(tail=[])
 
 
-def legacy_worker(runs: Runs) -> Worker:
-    activities = [
-        LegacyStream(runs.context).follow_job_events
-        if getattr(fn, "__name__", "") == "follow_job_events"
-        else fn
-        for fn in activities_for(runs.context)
-    ]
-    return Worker(
-        runs.client,
-        task_queue=runs.task_queue,
-        workflows=list(WORKFLOWS),
-        activities=activities,
-        max_cached_workflows=0,
-    )
+def legacy_worker(runs: Runs) -> WorkerGroup:
+    """Today's workers on every queue, with the old stream activity in place of the new."""
+    legacy = LegacyStream(runs.context).follow_job_events
+    queues = TaskQueues.of(runs.task_queue)
+    workers = {
+        role: Worker(
+            runs.client,
+            task_queue=getattr(queues, role),
+            workflows=list(WORKFLOWS) if role == "control" else [],
+            activities=[
+                legacy if getattr(fn, "__name__", "") == "follow_job_events" else fn
+                for fn in activities
+            ],
+            max_cached_workflows=0,
+        )
+        for role, activities in queue_activities(runs.context).items()
+    }
+    return WorkerGroup(workers)
 
 
 async def test_a_run_started_under_the_old_sender_finishes_exactly_once(

@@ -3,18 +3,32 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
+from typing import Any
 
 import httpx
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
 
+from arkor_temporal.activities.context import CloudContext
+from arkor_temporal.core import search_attributes as sa
 from arkor_temporal.core.models import RunStatus
-from arkor_temporal.dev.local import EMULATOR_IDENTITY, free_port
+from arkor_temporal.dev.local import EMULATOR_IDENTITY, free_port, temporal_binary
 from arkor_temporal.emulator import EmulatorServer
+from arkor_temporal.startup import (
+    EXIT_CREDENTIALS_REFUSED,
+    EXIT_MISCONFIGURED,
+    EXIT_UNREACHABLE,
+)
 from tests.support.backend import assert_completed_exactly_once
+from tests.support.emulator import fast_config
 from tests.support.runs import Runs, make_spec, slow_spec
-from tests.support.workers import run_worker, worker_env
+from tests.support.settings import emulator_settings
+from tests.support.waiting import eventually
+from tests.support.workers import run_worker, worker_env, worker_logs
 
 
 async def test_sigterm_hands_the_stream_to_another_worker_at_once(
@@ -54,8 +68,108 @@ def test_worker_without_the_arkor_api_says_what_to_start(
     temporal_client: Client, emulator_server: EmulatorServer, task_queue: str
 ) -> None:
     env = worker_env(emulator_server, temporal_client, task_queue)
-    env["ARKOR_TEMPORAL_API_URL"] = "http://127.0.0.1:1"
+    env.update(ARKOR_TEMPORAL_API_URL="http://127.0.0.1:1", ARKOR_TEMPORAL_STARTUP_WAIT="1.5")
     code, output = run_worker(env, timeout=60)
-    assert code != 0
-    assert "did not answer" in output and "arkor-temporal dev up" in output
+    assert code == EXIT_UNREACHABLE, output
+    assert "could not be reached for 1.5 s" in output and "arkor-temporal dev up" in output
+    assert "retrying in" in output, "it retried before giving up"
     assert EMULATOR_IDENTITY.token not in output
+
+
+def test_worker_with_refused_credentials_exits_at_once_with_the_fix(
+    temporal_client: Client, emulator_server: EmulatorServer, task_queue: str
+) -> None:
+    env = worker_env(emulator_server, temporal_client, task_queue)
+    env["ARKOR_TEMPORAL_TOKEN"] = "not-the-emulator-token"
+    code, output = run_worker(env, timeout=60)
+    assert code == EXIT_CREDENTIALS_REFUSED, output
+    assert "refused this worker's credentials (401" in output and "ARKOR_TEMPORAL_TOKEN" in output
+    assert "retrying" not in output, "a refused credential is not waited out"
+    assert "not-the-emulator-token" not in output
+
+
+def test_worker_with_a_bad_slot_count_names_the_variable(
+    temporal_client: Client, emulator_server: EmulatorServer, task_queue: str
+) -> None:
+    env = worker_env(emulator_server, temporal_client, task_queue)
+    env["ARKOR_TEMPORAL_STREAM_SLOTS"] = "many"
+    code, output = run_worker(env, timeout=60)
+    assert code == EXIT_MISCONFIGURED, output
+    assert "ARKOR_TEMPORAL_STREAM_SLOTS='many' is not a slot count" in output
+
+
+async def test_worker_that_sees_503_at_start_up_keeps_retrying_then_serves(
+    temporal_client: Client, task_queue: str
+) -> None:
+    with (
+        EmulatorServer(fast_config()) as emulator,
+        httpx.Client(base_url=emulator.base_url) as inspect,
+    ):
+        # The worker's start-up check is the first call: it sees three 503s in a row.
+        faults = {"serverErrorBurst": 3}
+        assert inspect.post("/_emulator/faults", json=faults).status_code == 200
+        settings = emulator_settings(emulator.base_url)
+        runs = Runs(temporal_client, CloudContext(settings), task_queue, emulator)
+        with runs.worker_process() as process:
+            handle = await runs.start(make_spec(name="blip", maxSteps=20))
+            result = await handle.result()
+            assert process.poll() is None, "the worker is still serving"
+        assert result.status is RunStatus.COMPLETED
+        log = worker_logs.paths[-1].read_text()
+        assert log.count("retrying in") == 3 and "503" in log
+
+
+async def test_health_endpoints_answer_ready_only_while_temporal_and_the_api_answer(
+    task_queue: str,
+) -> None:
+    # A Temporal server and an emulator of this test's own, so that both can be stopped.
+    temporal = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=temporal_binary(),
+        data_converter=pydantic_data_converter,
+        search_attributes=list(sa.ALL),
+        ui=False,
+        dev_server_log_level="error",
+    )
+    emulator = EmulatorServer(fast_config())
+    emulator.start()
+    address = f"127.0.0.1:{free_port()}"
+    runs = Runs(
+        temporal.client, CloudContext(emulator_settings(emulator.base_url)), task_queue, emulator
+    )
+    try:
+        with runs.worker_process({"ARKOR_TEMPORAL_HEALTH_ADDRESS": address}):
+            async with httpx.AsyncClient(base_url=f"http://{address}") as probe:
+
+                async def readiness() -> tuple[int, dict[str, Any]]:
+                    answer = await probe.get("/readyz")
+                    return answer.status_code, answer.json()
+
+                ready = await eventually(
+                    readiness,
+                    lambda a: a[0] == 200,
+                    within=30,
+                    what="ready",
+                    retrying=(httpx.TransportError,),
+                )
+                assert ready[1]["checks"] == {"temporal": "ok", "pollers": "ok", "arkorApi": "ok"}
+
+                emulator.stop()
+                status, body = await eventually(
+                    readiness, lambda a: a[0] == 503, within=30, what="not ready"
+                )
+                assert body["checks"]["arkorApi"] != "ok" and body["checks"]["temporal"] == "ok"
+                assert (await probe.get("/healthz")).status_code == 200, "alive all the same"
+
+                await temporal.shutdown()
+                status, body = await eventually(
+                    readiness,
+                    lambda a: a[1]["checks"]["temporal"] != "ok",
+                    within=30,
+                    what="no Temporal",
+                )
+                assert status == 503
+                assert (await probe.get("/healthz")).status_code == 200
+    finally:
+        emulator.stop()
+        with contextlib.suppress(Exception):  # stopped already when the test got that far
+            await temporal.shutdown()

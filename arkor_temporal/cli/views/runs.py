@@ -48,6 +48,8 @@ def status_view(info: RunInfo) -> RenderableType:
     if row.close_time:
         table.add_row("closed", f"{row.close_time:%Y-%m-%d %H:%M:%S} UTC")
     parts: list[RenderableType] = [table]
+    if info.live is not None:
+        parts.append(Text(f"live: {info.live.line()}", style="cyan"))
     if info.stream_trouble:
         parts.append(Text(f"waiting for the job's events: {info.stream_trouble}", style="yellow"))
     if info.details:

@@ -17,6 +17,7 @@ from arkor_temporal.client.runs import Snapshot
 from arkor_temporal.core.evals import CheckpointEval
 from arkor_temporal.core.models import (
     EvalPoint,
+    LiveProgress,
     MetricPoint,
     RunResult,
     RunStatus,
@@ -118,12 +119,13 @@ class LiveRunView:
             self._stop_shown = True
             self._progress.console.print(f"  [yellow]{_stop_text(status.stop)}[/]", highlight=False)
         self._progress.below = curves(snapshot.series)
+        step = snapshot.step
         self._progress.update(
             self._task,
             total=status.max_steps,
-            completed=status.step,
-            loss=_progress_text(status),
-            steps=f"step {status.step}/{status.max_steps or '?'}",
+            completed=step,
+            loss=_progress_text(status, snapshot.live),
+            steps=f"step {step}/{status.max_steps or '?'}",
             description=status.run_name,
         )
 
@@ -160,11 +162,16 @@ def _stop_text(stop: StopDecision) -> str:
     return f"{verb} requested by {stop.requested_by}{where}: {stop.reason}"
 
 
-def _progress_text(status: StatusView) -> str:
+def _progress_text(status: StatusView, live: LiveProgress | None) -> str:
+    """Phase, loss (the stream's latest when it is ahead of the workflow) and rate."""
     metrics = status.metrics
     parts = [f"phase {status.phase.value}"]
-    if metrics.last_loss is not None:
-        parts.append(f"loss {metrics.last_loss:.4f}")
+    fresher = live is not None and live.step >= status.step
+    loss = live.loss if live is not None and fresher else metrics.last_loss
+    if loss is not None:
+        parts.append(f"loss {loss:.4f}")
+    if live is not None and live.steps_per_second is not None:
+        parts.append(f"{live.steps_per_second:.2f} steps/s")
     if metrics.last_eval_loss is not None:
         parts.append(f"eval {metrics.last_eval_loss:.4f}")
     return " · ".join(parts)
