@@ -29,6 +29,8 @@ DEFAULT_BASE_URL = "https://api.arkor.ai"
 DEFAULT_CLIENT_VERSION = "0.0.3-alpha.1"
 
 ENV_TOKEN = "ARKOR_TEMPORAL_TOKEN"
+# The token in a file (a Kubernetes Secret volume, a Compose secret): never in the environment.
+ENV_TOKEN_FILE = "ARKOR_TEMPORAL_TOKEN_FILE"
 ENV_ORG = "ARKOR_TEMPORAL_ORG"
 ENV_PROJECT = "ARKOR_TEMPORAL_PROJECT"
 ENV_API_URL = "ARKOR_TEMPORAL_API_URL"
@@ -79,14 +81,15 @@ class ClientSettings(BaseModel):
             return env.get(name) or None
 
         creds = read_credentials(home)
-        env_token = own(ENV_TOKEN)
+        env_token = _token_from_env(own(ENV_TOKEN), own(ENV_TOKEN_FILE))
         if env_token is not None:
             token = SecretStr(env_token)
         elif creds is not None:
             token = creds.bearer
         else:
             raise ConfigurationError(
-                f"No Arkor token found: set {ENV_TOKEN}, or log in with the Arkor CLI "
+                f"No Arkor token found: set {ENV_TOKEN} (or {ENV_TOKEN_FILE}), or log in "
+                "with the Arkor CLI "
                 f"(`arkor login`) so that {credentials_path(home)} exists."
             )
 
@@ -131,6 +134,29 @@ class ClientSettings(BaseModel):
             project_slug=project,
             client_version=own(ENV_CLIENT_VERSION) or DEFAULT_CLIENT_VERSION,
         )
+
+
+def _token_from_env(token: str | None, token_file: str | None) -> str | None:
+    """The token from ``ARKOR_TEMPORAL_TOKEN`` or the file ``ARKOR_TEMPORAL_TOKEN_FILE`` names."""
+    if token is not None and token_file is not None:
+        raise ConfigurationError(
+            f"Both {ENV_TOKEN} and {ENV_TOKEN_FILE} are set: keep one (the file, where the "
+            "platform can mount secrets)."
+        )
+    if token_file is None:
+        return token
+    try:
+        text = Path(token_file).read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ConfigurationError(
+            f"{ENV_TOKEN_FILE}={token_file!r} cannot be read ({exc.strerror}): point it at "
+            "the file that holds the Arkor token."
+        ) from None
+    if not text:
+        raise ConfigurationError(
+            f"{ENV_TOKEN_FILE}={token_file!r} is empty: write the Arkor token into it."
+        )
+    return text
 
 
 def require_usable_state(

@@ -4,7 +4,9 @@ A spec is validated completely before anything starts. Field names follow the
 SDK (camelCase, as in ``createTrainer``); snake_case is accepted too. Unknown
 fields are errors, so a typo never silently falls back to a backend default.
 Secrets never appear in a spec: a blob dataset names the *environment
-variable* that holds its token, resolved on the worker.
+variable* that holds its token, resolved on the worker, and no URL in the
+dataset or in a field passed through to the backend may carry credentials
+(``user:pass@``, ``?token=``, ``?sig=``...; see ``core/urls.py``).
 """
 
 from __future__ import annotations
@@ -34,8 +36,11 @@ from arkor_temporal.core.hooks import HooksSpec
 from arkor_temporal.core.names import MARKER_KEY
 from arkor_temporal.core.notifications import NotificationSpec
 from arkor_temporal.core.spec_base import ENV_NAME, SpecModel
+from arkor_temporal.core.urls import find_url_secrets, url_secrets
 
 SUPPORTED_MODELS = ("unsloth/gemma-4-E4B-it",)
+# Why a URL in a spec must be clean; every refused URL says it, before its own fix.
+_STORED = "a spec is stored in Temporal history and shown in the Web UI, so it must hold no secrets"
 
 
 class HuggingFaceDatasetSpec(SpecModel):
@@ -62,6 +67,18 @@ class BlobDatasetSpec(SpecModel):
                 "dataset.tokenEnv to that variable's name"
             )
         return data
+
+    @field_validator("url")
+    @classmethod
+    def _refuse_credentials_in_url(cls, value: str) -> str:
+        found = url_secrets(value)
+        if found is not None:
+            raise ValueError(
+                f"{found.describe()}; {_STORED}: give the URL without them, put the token in "
+                "an environment variable on the worker and set dataset.tokenEnv to that "
+                "variable's name"
+            )
+        return value
 
     @field_validator("token_env")
     @classmethod
@@ -344,6 +361,22 @@ class RunSpec(SpecModel):
             json.dumps(value, allow_nan=False)
         except (TypeError, ValueError) as exc:
             raise ValueError(f"must be plain JSON data ({exc})") from None
+        return value
+
+    @field_validator("backend", "train_on_responses_only", "dataset_format")
+    @classmethod
+    def _refuse_credentials_in_urls(cls, value: Any) -> Any:
+        found = [
+            f"{f'at {path}, ' if path else ''}{secrets.describe()}"
+            for path, secrets in find_url_secrets(value)
+        ]
+        if found:
+            raise ValueError(
+                f"{'; '.join(found)}; {_STORED}, and its passthrough fields go to the backend "
+                "as they are: remove the credentials (a secret reaches the backend only from "
+                "the worker's environment, as a blob dataset's token does through "
+                "dataset.tokenEnv)"
+            )
         return value
 
     def job_config(self, wire_schema: WireSchema = WireSchema.SDK) -> dict[str, Any]:

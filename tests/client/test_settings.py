@@ -184,3 +184,36 @@ def test_resolve_defaults_to_the_process_environment(
         {"ARKOR_TEMPORAL_TOKEN": "t", "ARKOR_TEMPORAL_ORG": "o", "ARKOR_TEMPORAL_PROJECT": "p"},
     )
     assert ClientSettings.resolve(home=dirs[0], cwd=dirs[1]).org_slug == "o"
+
+
+def test_token_from_a_file_as_a_platform_mounts_secrets(
+    dirs: tuple[Path, Path], tmp_path: Path
+) -> None:
+    token_file = tmp_path / "token"
+    token_file.write_text("file-tok\n")
+    s = resolve(
+        dirs,
+        ARKOR_TEMPORAL_TOKEN_FILE=str(token_file),
+        ARKOR_TEMPORAL_ORG="o",
+        ARKOR_TEMPORAL_PROJECT="p",
+    )
+    assert s.token.get_secret_value() == "file-tok"
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"ARKOR_TEMPORAL_TOKEN_FILE": "/nonexistent/token"}, "cannot be read"),
+        ({"ARKOR_TEMPORAL_TOKEN_FILE": "EMPTY"}, "is empty"),
+        ({"ARKOR_TEMPORAL_TOKEN_FILE": "EMPTY", "ARKOR_TEMPORAL_TOKEN": "t"}, "keep one"),
+    ],
+)
+def test_token_file_errors_name_the_variable(
+    dirs: tuple[Path, Path], tmp_path: Path, env: dict[str, str], message: str
+) -> None:
+    empty = tmp_path / "empty"
+    empty.write_text("  \n")
+    env = {k: str(empty) if v == "EMPTY" else v for k, v in env.items()}
+    with pytest.raises(ConfigurationError) as info:
+        resolve(dirs, ARKOR_TEMPORAL_ORG="o", ARKOR_TEMPORAL_PROJECT="p", **env)
+    assert message in str(info.value) and "ARKOR_TEMPORAL_TOKEN_FILE" in str(info.value)

@@ -28,6 +28,7 @@ from arkor_temporal.core.notifications import (
 )
 from arkor_temporal.dev.local import free_port
 from tests.support.retries import retries_ran_out
+from tests.support.secrets import assert_no_secret
 from tests.support.webhooks import WebhookReceiver
 
 WORKFLOW_ID = "train-triage-20261129T010000Z"
@@ -233,7 +234,7 @@ async def test_delivery_posts_one_message_with_the_idempotency_key(
         assert message.body["idempotencyKey"] == message.key
         assert message.body["webUiUrl"] == link
         assert message.body["runName"] == "triage" and message.body["bestEvalScore"] == 0.9166
-    assert SECRET not in caplog.text and url not in caplog.text
+    assert_no_secret((SECRET, url), {"log": caplog.text})
 
 
 async def test_a_repeated_delivery_is_dropped_by_its_key(receiver: WebhookReceiver) -> None:
@@ -266,8 +267,8 @@ async def test_a_receiver_that_is_down_is_a_retryable_error_without_the_url(
     assert error.type == "NotificationUndelivered" and not error.non_retryable
     assert error.message.startswith("the discord webhook in $HOOK_URL is unreachable (ConnectError")
     assert error.__cause__ is None  # nothing chained that could carry the URL into history
-    for text in (error.message, str(error), repr(error.details), caplog.text):
-        assert SECRET not in text and url not in text
+    texts = {"message": error.message, "error": str(error), "details": repr(error.details)}
+    assert_no_secret((SECRET, url), {**texts, "log": caplog.text})
 
 
 async def test_server_errors_are_retryable_and_honour_retry_after(

@@ -25,6 +25,7 @@ from tests.support.evals import structured_cases, triage_cases
 from tests.support.hook_recorder import RECORD_ENV, read_records
 from tests.support.replay import assert_replays
 from tests.support.runs import Runs, emulator_faults, make_spec
+from tests.support.secrets import assert_no_secret, run_texts
 from tests.support.webhooks import WebhookReceiver
 
 HOOKS = "tests.support.hook_recorder"
@@ -267,8 +268,5 @@ async def test_worker_sigkill_around_a_delivery_loses_and_duplicates_nothing(
 
 
 async def assert_no_secret_in_history(handle: Any, receiver: WebhookReceiver) -> None:
-    history = (await handle.fetch_history()).to_json()
-    description = await handle.describe()
-    visible = history + str(description.typed_search_attributes) + str(await description.memo())
-    for secret in ("T000-secret", receiver.url(""), EMULATOR_IDENTITY.token):
-        assert secret not in visible
+    secrets = ("T000-secret", receiver.url(""), EMULATOR_IDENTITY.token)
+    assert_no_secret(secrets, await run_texts(handle))

@@ -26,6 +26,7 @@ from arkor_temporal.startup import (
 from tests.support.backend import assert_completed_exactly_once
 from tests.support.emulator import fast_config
 from tests.support.runs import Runs, make_spec, slow_spec
+from tests.support.secrets import assert_no_secret
 from tests.support.settings import emulator_settings
 from tests.support.waiting import eventually
 from tests.support.workers import run_worker, worker_env, worker_logs
@@ -73,7 +74,7 @@ def test_worker_without_the_arkor_api_says_what_to_start(
     assert code == EXIT_UNREACHABLE, output
     assert "could not be reached for 1.5 s" in output and "arkor-temporal dev up" in output
     assert "retrying in" in output, "it retried before giving up"
-    assert EMULATOR_IDENTITY.token not in output
+    assert_no_secret((EMULATOR_IDENTITY.token,), {"worker output": output})
 
 
 def test_worker_with_refused_credentials_exits_at_once_with_the_fix(
@@ -85,7 +86,7 @@ def test_worker_with_refused_credentials_exits_at_once_with_the_fix(
     assert code == EXIT_CREDENTIALS_REFUSED, output
     assert "refused this worker's credentials (401" in output and "ARKOR_TEMPORAL_TOKEN" in output
     assert "retrying" not in output, "a refused credential is not waited out"
-    assert "not-the-emulator-token" not in output
+    assert_no_secret(("not-the-emulator-token",), {"worker output": output})
 
 
 def test_worker_with_a_bad_slot_count_names_the_variable(
