@@ -27,6 +27,7 @@ from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 
 from arkor_cloud import ClientSettings, ConfigurationError
+from arkor_temporal.activities.closing import close_as_canceled
 from arkor_temporal.activities.context import CloudContext
 from arkor_temporal.activities.evaluation import EvalActivities
 from arkor_temporal.activities.hooks import HookActivities
@@ -119,6 +120,7 @@ def queue_activities(context: CloudContext) -> dict[str, list[Any]]:
             jobs.read_job_status,
             jobs.cancel_job,
             ReaperActivities(context).find_orphans,
+            close_as_canceled,
             stream.follow_job_events,
         ],
         "streams": [stream.follow_job_events],

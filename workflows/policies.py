@@ -60,6 +60,12 @@ STOPPED_TAIL_GRACE = timedelta(seconds=15)
 # How long evaluations and hooks still running when the job ends may take to finish.
 WORK_IN_FLIGHT_GRACE = timedelta(minutes=10)
 
+# Asking Temporal to cancel a run cancelled by update or signal, so that it closes Canceled;
+# past the grace, it closes Completed with the same result.
+CLOSE_AS_CANCELED_START_TO_CLOSE = timedelta(seconds=30)
+CLOSE_AS_CANCELED_RETRY = RetryPolicy(maximum_attempts=5)
+CANCEL_REQUEST_GRACE = timedelta(seconds=60)
+
 # -- evaluations and notifications -------------------------------------------------------------
 
 # An evaluation may take the suite's timeoutSeconds; a silent one is given up after at most this.

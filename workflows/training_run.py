@@ -47,8 +47,11 @@ from arkor_temporal.workflows.hook_runner import HookRunner
 from arkor_temporal.workflows.in_flight import WorkInFlight
 from arkor_temporal.workflows.notifier import Notifier
 from arkor_temporal.workflows.policies import (
+    CANCEL_REQUEST_GRACE,
     CANCEL_RETRY,
     CANCEL_START_TO_CLOSE,
+    CLOSE_AS_CANCELED_RETRY,
+    CLOSE_AS_CANCELED_START_TO_CLOSE,
     COMPLETED_TAIL_GRACE,
     CREATE_JOB_START_TO_CLOSE,
     READ_STATUS_RETRY,
@@ -62,6 +65,7 @@ from arkor_temporal.workflows.policies import (
 )
 
 with workflow.unsafe.imports_passed_through():
+    from arkor_temporal.activities.closing import close_as_canceled
     from arkor_temporal.activities.jobs import JobActivities
     from arkor_temporal.activities.stream import StreamActivities
     from arkor_temporal.core import search_attributes as sa
@@ -73,6 +77,7 @@ with workflow.unsafe.imports_passed_through():
         CancelOutcome,
         CancelRequest,
         CarriedState,
+        CloseAsCanceled,
         EvalPoint,
         EventBatch,
         EventType,
@@ -95,6 +100,7 @@ with workflow.unsafe.imports_passed_through():
         StreamOutcome,
     )
     from arkor_temporal.core.names import (
+        RESULT_MEMO,
         SCHEDULED_START_TIME,
         FailureType,
         TrainingRunMessage,
@@ -112,6 +118,8 @@ StreamHandle = workflow.ActivityHandle[StreamOutcome]
 STREAM_POSITION_PATCH = "dedupe-by-stream-position"
 # From this patch on, a stopped run lets its stream end by itself and keeps its tail.
 STOPPED_TAIL_PATCH = "keep-stream-tail-after-stop"
+# From this patch on, a cancelled run keeps its result in its memo and closes as Canceled.
+CANCELED_STATUS_PATCH = "close-cancelled-runs-as-canceled"
 
 
 class _RunEnds(Exception):
@@ -256,7 +264,35 @@ class TrainingRun:
             raise ApplicationError(
                 result.reason, result, type=self._failure_type, non_retryable=True
             )
+        if result.status is RunStatus.CANCELLED and workflow.patched(CANCELED_STATUS_PATCH):
+            await self._close_as_canceled()
         return result
+
+    async def _close_as_canceled(self) -> None:
+        """Have Temporal cancel this run (activities/closing.py), which then ends Canceled.
+
+        The cancel request interrupts the waits below and ends the run from ``run``; should
+        it never come, the run completes with the same result after a grace.
+        """
+        info = workflow.info()
+        request = CloseAsCanceled(
+            workflow_id=info.workflow_id, run_id=info.run_id, reason=self._stop_reason()
+        )
+        with contextlib.suppress(ActivityError):
+            await workflow.execute_activity(
+                close_as_canceled,
+                request,
+                start_to_close_timeout=CLOSE_AS_CANCELED_START_TO_CLOSE,
+                retry_policy=CLOSE_AS_CANCELED_RETRY,
+                summary="close as Canceled",
+            )
+        if workflow.cancellation_reason() is not None:
+            # The request came while the activity ran: its handle ended with an ActivityError.
+            raise asyncio.CancelledError(request.reason)
+        with contextlib.suppress(asyncio.TimeoutError):
+            await workflow.wait_condition(
+                lambda: False, timeout=CANCEL_REQUEST_GRACE, timeout_summary="cancel request"
+            )
 
     async def _drive(self) -> RunResult:
         """Follow the run to its end and conclude it."""
@@ -605,7 +641,11 @@ class TrainingRun:
             status, reason = RunStatus.FAILED, f"critical hook failed: {hook.error}"
             self._failure_type = FailureType.CRITICAL_HOOK_FAILED
         await self._notifier.notify(NotifyEvent(status.value), job, status, reason)
-        return self._conclude(job, status, reason)
+        result = self._conclude(job, status, reason)
+        if status is RunStatus.CANCELLED and workflow.patched(CANCELED_STATUS_PATCH):
+            # A Canceled execution has no result payload: clients read this instead.
+            workflow.upsert_memo({RESULT_MEMO: result})
+        return result
 
     def _result(self, job: JobRef | None, status: RunStatus, reason: str) -> RunResult:
         terminal = self._progress.terminal_event

@@ -57,7 +57,7 @@ from arkor_temporal.core.models import (
     StatusView,
     StreamCursor,
 )
-from arkor_temporal.core.names import ActivityName, TrainingRunMessage, WorkflowName
+from arkor_temporal.core.names import RESULT_MEMO, ActivityName, TrainingRunMessage, WorkflowName
 from arkor_temporal.core.naming import slug
 from arkor_temporal.core.spec import RunSpec
 
@@ -167,6 +167,14 @@ class RunRow(BaseModel):
     @property
     def running(self) -> bool:
         return self.execution_status == WorkflowExecutionStatus.RUNNING.name
+
+    @property
+    def shown_phase(self) -> str:
+        """The phase, unless the run closed before recording its end (terminated, timed out):
+        then how it closed, so that a closed run never reads as running."""
+        if not self.running and self.phase in (None, Phase.QUEUED.value, Phase.RUNNING.value):
+            return self.execution_status.lower()
+        return self.phase or "-"
 
 
 class RunInfo(BaseModel):
@@ -341,10 +349,19 @@ async def wait_for_result(handle: RunHandle) -> RunResult:
     try:
         return await handle.result()
     except WorkflowFailureError as exc:
+        if isinstance(exc.cause, CancelledError) and (kept := await _kept_result(handle)):
+            return kept
         result = _result_of_failure(exc.cause)
         if result is None:
             raise
         return result
+
+
+async def _kept_result(handle: RunHandle) -> RunResult | None:
+    """A Canceled run's result, which it keeps in its memo (none before that was so)."""
+    description = await handle.describe()
+    kept: RunResult | None = await description.memo_value(RESULT_MEMO, None, type_hint=RunResult)
+    return kept
 
 
 def _result_of_failure(cause: BaseException | None) -> RunResult | None:

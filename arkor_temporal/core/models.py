@@ -366,6 +366,14 @@ class CancelRequest(Model):
     requested_by: str = Field(min_length=1, max_length=200)
 
 
+class CloseAsCanceled(Model):
+    """Input of ``close_as_canceled``: the run to ask Temporal to cancel, and why."""
+
+    workflow_id: str
+    run_id: str
+    reason: str
+
+
 class CancelOutcome(StrEnum):
     CANCELLED = "cancelled"  # the backend confirmed the cancel
     ALREADY_FINISHED = "already_finished"  # the run had ended; nothing changed

@@ -53,6 +53,7 @@ class ActivityName(StrEnum):
     RUN_HOOK = "run_hook"
     SEND_NOTIFICATION = "send_notification"
     FIND_ORPHANS = "find_orphans"
+    CLOSE_AS_CANCELED = "close_as_canceled"
 
 
 class TrainingRunMessage(StrEnum):
@@ -82,6 +83,9 @@ class FailureType(StrEnum):
     CANCEL_PENDING = "CancelPending"  # the job still runs after the cancel: retry
     JOB_LOST = "JobLost"  # the backend no longer knows the job (404 for too long)
 
+
+# The memo key of a cancelled run's result: a Canceled execution has no result payload.
+RESULT_MEMO: Final = "arkorResult"
 
 # Written into each job's config: ``{MARKER_KEY: {"marker": ..., "workflowId": ...}}``.
 MARKER_KEY: Final = "arkorTemporal"

@@ -95,7 +95,10 @@ async def test_reaper_run_reports_and_cancels_an_orphan(
         handle = runs.client.get_workflow_handle(started.json()["workflow_id"])
         status = await runs.wait_for_step(handle, 5)
         await handle.terminate("no cleanup")
+        shown = await command("run", "status", handle.id)
         done = await command("reaper", "run", "--json")
+    # A closed run never reads as running, whatever phase it last recorded.
+    assert "terminated" in shown.stdout and "running" not in shown.stdout, shown.stdout
     assert done.code == 0, done.stderr
     report = done.json()
     assert [o["job_id"] for o in report["orphans"]] == [status.job_id]

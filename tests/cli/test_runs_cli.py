@@ -21,7 +21,10 @@ from tests.support.waiting import eventually
 async def test_status_shows_summary_and_live_details_then_watch_list_result(
     runs: Runs, command: Command, tmp_path: Path
 ) -> None:
-    spec = write_spec(tmp_path, maxSteps=40, backend=SLOW_BACKEND)
+    # About 8 s of training: two `run status` calls (seconds each on a loaded machine)
+    # must both find it running.
+    slower = {"emulator": {**SLOW_BACKEND["emulator"], "slowFactor": 40}}
+    spec = write_spec(tmp_path, maxSteps=40, backend=slower)
     name = spec_name(spec)
     async with runs.worker():
         workflow_id = (await command("run", "start", str(spec), "--json")).json()["workflow_id"]

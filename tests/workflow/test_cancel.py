@@ -16,7 +16,8 @@ from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError, Wor
 from temporalio.exceptions import CancelledError
 
 from arkor_temporal.client.runs import cancel_run, wait_for_result
-from arkor_temporal.core.models import CancelRequest, RunStatus, StopKind
+from arkor_temporal.core.models import CancelRequest, RunResult, RunStatus, StopKind
+from arkor_temporal.core.names import RESULT_MEMO
 from arkor_temporal.workflows.training_run import TrainingRun
 from tests.support.backend import (
     assert_backend_cancelled,
@@ -36,7 +37,7 @@ async def test_cancel_update_answers_once_the_backend_cancelled(
     spec = make_spec(name="ops-cancel", maxSteps=LONG)
     async with runs.training(spec, step=20) as handle:
         ack = await cancel_run(handle, "bad data found", "ops@example.com")
-        result = await handle.result()
+        result = await wait_for_result(handle)
     assert ack is not None
     assert (ack.outcome, ack.backend_status) == ("cancelled", "cancelled")
     assert ack.job_id == result.job_id and ack.reason == "bad data found"
@@ -44,8 +45,11 @@ async def test_cancel_update_answers_once_the_backend_cancelled(
     assert result.stop is not None and result.stop.kind is StopKind.OPS_CANCEL
     assert result.stop.requested_by == "ops@example.com"
     assert_backend_cancelled(inspect, result.job_id)
+    # Canceled in the Web UI and its filters, like a cancel through Temporal; the
+    # result, which a Canceled execution cannot carry, is kept in the memo.
     description = await handle.describe()
-    assert description.status == WorkflowExecutionStatus.COMPLETED
+    assert description.status == WorkflowExecutionStatus.CANCELED
+    assert await description.memo_value(RESULT_MEMO, type_hint=RunResult) == result
     await assert_replays(handle)
 
 
@@ -53,9 +57,10 @@ async def test_cancel_signal_has_the_same_effect(runs: Runs, inspect: httpx.Clie
     spec = make_spec(name="signal-cancel", maxSteps=LONG)
     async with runs.training(spec, step=20) as handle:
         assert await cancel_run(handle, "from a script", "cron", use_signal=True) is None
-        result = await handle.result()
+        result = await wait_for_result(handle)
     assert result.status is RunStatus.CANCELLED and result.reason == "from a script"
     assert_backend_cancelled(inspect, result.job_id)
+    assert (await handle.describe()).status == WorkflowExecutionStatus.CANCELED
 
 
 async def test_temporal_cancellation_cancels_the_job_and_ends_canceled(
@@ -72,6 +77,14 @@ async def test_temporal_cancellation_cancels_the_job_and_ends_canceled(
     assert status.phase.value == "cancelled"
     assert status.job_id is not None
     assert_backend_cancelled(inspect, status.job_id)
+    # The whole result, not a blank one: the run kept it in its memo.
+    result = await wait_for_result(handle)
+    assert (result.status, result.run_name, result.job_id) == (
+        RunStatus.CANCELLED,
+        "ui-cancel",
+        status.job_id,
+    )
+    assert result.metrics.steps >= 20 and result.stop is not None
     await assert_replays(handle)
 
 
@@ -88,7 +101,7 @@ async def test_cancel_while_the_job_is_being_created(
         if how == "update":
             ack = await cancel_run(handle, "changed my mind", "tester")
             assert ack is not None and ack.backend_status == "cancelled"
-            job_id = (await handle.result()).job_id
+            job_id = (await wait_for_result(handle)).job_id
         else:
             await handle.cancel()
             with pytest.raises(WorkflowFailureError):
@@ -119,7 +132,7 @@ async def test_two_cancels_at_once_make_one_backend_call_and_both_are_answered(
         first, second = await asyncio.gather(
             cancel_run(handle, "first", "alice"), cancel_run(handle, "second", "bob")
         )
-        result = await handle.result()
+        result = await wait_for_result(handle)
     assert first is not None and second is not None
     assert sorted([first.outcome, second.outcome]) == ["already_requested", "cancelled"]
     assert first.backend_status == second.backend_status == "cancelled"
@@ -141,7 +154,7 @@ async def test_cancel_during_continue_as_new(runs: Runs, inspect: httpx.Client) 
         ack = await latest.execute_update(
             TrainingRun.cancel, CancelRequest(reason="mid-chain", requested_by="tester")
         )
-        result = await latest.result()
+        result = await wait_for_result(latest)
     assert ack.backend_status == "cancelled"
     assert result.status is RunStatus.CANCELLED and result.continued_as_new >= 2
     assert_backend_cancelled(inspect, result.job_id)
@@ -156,7 +169,7 @@ async def test_every_post_cancel_stream_variant_ends_cancelled(
     )
     async with runs.training(spec, step=20) as handle:
         ack = await cancel_run(handle, f"variant {variant}", "tester")
-        result = await handle.result()
+        result = await wait_for_result(handle)
     assert ack is not None and ack.backend_status == "cancelled"
     assert result.status is RunStatus.CANCELLED
     assert_backend_cancelled(inspect, result.job_id)
@@ -184,7 +197,7 @@ async def test_worker_sigkill_during_the_cancel_still_cancels(
         os.kill(victim.pid, signal.SIGKILL)
     async with runs.worker():
         ack = await update.result()
-        result = await handle.result()
+        result = await wait_for_result(handle)
     assert ack.backend_status == "cancelled"
     assert result.status is RunStatus.CANCELLED
     # Whether the killed attempt's request landed or not, the backend saw one effective

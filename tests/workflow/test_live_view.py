@@ -14,7 +14,7 @@ import httpx
 from temporalio import workflow
 from temporalio.api.enums.v1 import EventType
 
-from arkor_temporal.client.runs import RunInfo, cancel_run, describe_run
+from arkor_temporal.client.runs import RunInfo, cancel_run, describe_run, wait_for_result
 from arkor_temporal.core.names import ActivityName
 from arkor_temporal.worker import build_worker
 from tests.support.backend import assert_backend_cancelled, expected_ledger
@@ -72,7 +72,7 @@ async def test_live_progress_is_fresh_while_the_history_holds_no_logs(
         ack = await cancel_run(handle, "live view seen", "pytest")
         assert ack is not None
         assert_backend_cancelled(inspect, ack.job_id)
-        result = await handle.result()
+        result = await wait_for_result(handle)
     # The logs held back reached the result: the stopped job's stream ended by itself.
     assert result.metrics.steps >= info.live.step and result.series
     assert result.ledger == expected_ledger(inspect, ack.job_id or "")

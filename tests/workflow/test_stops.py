@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from arkor_temporal.client.runs import cancel_run
+from arkor_temporal.client.runs import cancel_run, wait_for_result
 from arkor_temporal.core.models import RunStatus, StopKind
 from tests.support.backend import assert_backend_cancelled, emitted_events
 from tests.support.replay import assert_replays
@@ -100,7 +100,9 @@ async def test_stop_rule_and_ops_cancel_at_once_give_one_outcome(
         stopRules={"lossCeiling": 3.0},
     )
     async with runs.training(spec, step=40) as handle:
-        ack, result = await asyncio.gather(cancel_run(handle, "ops", "tester"), handle.result())
+        ack, result = await asyncio.gather(
+            cancel_run(handle, "ops", "tester"), wait_for_result(handle)
+        )
     assert ack is not None and result.stop is not None
     # Whichever came first is the outcome, its reason is the one recorded, and the
     # caller is told which: the cancel took effect, joined the stop, or came too late.

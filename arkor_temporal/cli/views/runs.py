@@ -42,7 +42,7 @@ def status_view(info: RunInfo) -> RenderableType:
     table.add_row("summary", info.summary or "-")
     table.add_row("run name", row.run_name or "-")
     table.add_row("model", row.model or "-")
-    table.add_row("phase", row.phase or "-")
+    table.add_row("phase", row.shown_phase)
     table.add_row("job", row.job_id or "-")
     table.add_row("started", f"{row.start_time:%Y-%m-%d %H:%M:%S} UTC")
     if row.close_time:
@@ -71,7 +71,7 @@ def runs_table(rows: Sequence[RunRow]) -> RenderableType:
             row.workflow_id,
             row.run_name or "-",
             row.model or "-",
-            row.phase or row.execution_status.lower(),
+            row.shown_phase,
             "-" if row.checkpoint_step is None else str(row.checkpoint_step),
             _fmt(row.best_eval),
             f"{row.start_time:%Y-%m-%d %H:%M:%S}",
