@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from arkor_temporal.cli import codec, components, dev, reaper, runs, schedules, setup
+from arkor_temporal.cli import codec, components, dev, reaper, runs, schedules, setup, spec
 from arkor_temporal.cli.app import cli
 from arkor_temporal.process import hard_exit
 
@@ -17,6 +17,7 @@ COMMANDS: tuple[click.Command, ...] = (
     components.worker,
     components.emulator,
     codec.codec_server,
+    spec.spec,
 )
 for command in COMMANDS:
     cli.add_command(command)

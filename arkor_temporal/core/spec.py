@@ -11,24 +11,32 @@ dataset or in a field passed through to the backend may carry credentials
 
 from __future__ import annotations
 
+import copy
+import difflib
+import io
 import json
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from types import UnionType
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import yaml
 from pydantic import (
+    BaseModel,
     BeforeValidator,
     Discriminator,
     Field,
     Tag,
     ValidationError,
     ValidationInfo,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
-from pydantic.alias_generators import to_camel
+from pydantic.alias_generators import to_camel, to_snake
+from pydantic.fields import FieldInfo
 
 from arkor_temporal.core.durations import parse_duration
 from arkor_temporal.core.evals import EvalSuiteSpec
@@ -109,7 +117,19 @@ def duration_seconds(value: Any) -> float:
     return float(value)
 
 
-Duration = Annotated[float, BeforeValidator(duration_seconds)]
+Duration = Annotated[
+    float,
+    BeforeValidator(duration_seconds),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "number", "exclusiveMinimum": 0},
+                {"type": "string", "pattern": r"^\s*(\d+(\.\d+)?\s*[smhdwSMHDW]\s*)+$"},
+            ]
+        },
+        mode="validation",
+    ),
+]
 
 
 class WireSchema(StrEnum):
@@ -479,15 +499,141 @@ class SpecError(ValueError):
         super().__init__(f"invalid run spec {source}:\n" + "\n".join(f"  - {p}" for p in problems))
 
 
+# --- error rendering -------------------------------------------------------------------------
+
+
+def _members(annotation: Any) -> list[Any]:
+    """``annotation`` with ``Annotated``, ``Optional`` and unions taken apart."""
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _members(get_args(annotation)[0])
+    if origin is Union or origin is UnionType:
+        return [member for arg in get_args(annotation) for member in _members(arg)]
+    return [annotation]
+
+
+def _models(types: list[Any]) -> list[type[BaseModel]]:
+    members = [member for annotation in types for member in _members(annotation)]
+    return [m for m in members if isinstance(m, type) and issubclass(m, BaseModel)]
+
+
+def _field(model: type[BaseModel], key: object) -> tuple[str, FieldInfo] | None:
+    """The field ``key`` names in ``model`` (by its snake_case name or its camelCase alias)."""
+    for name, info in model.model_fields.items():
+        if key in (name, info.alias):
+            return name, info
+    return None
+
+
+def _inside(types: list[Any], part: object) -> list[Any]:
+    """What the value under ``part`` of a value of one of ``types`` may be; [] if no such key."""
+    found: list[Any] = []
+    for member in (member for annotation in types for member in _members(annotation)):
+        origin, args = get_origin(member), get_args(member)
+        if isinstance(member, type) and issubclass(member, BaseModel):
+            field = _field(member, part)
+            if field is not None:
+                found.append(field[1].annotation)
+        elif origin in (list, tuple, set, frozenset, Sequence) and isinstance(part, int):
+            found.append(args[0] if args else Any)
+        elif origin in (dict, Mapping) or member is Any:
+            found.append(args[1] if len(args) == 2 else Any)
+    return found
+
+
+def _tagged(types: list[Any], tag: object) -> list[Any]:
+    """The union members a tag in pydantic's location picks (a discriminator value, a class)."""
+    picked = [
+        model
+        for model in _models(types)
+        if tag == model.__name__
+        or any(
+            get_origin(info.annotation) is Literal and tag in get_args(info.annotation)
+            for info in model.model_fields.values()
+        )
+    ]
+    return picked or types
+
+
+def _place(loc: tuple[int | str, ...], ends_in_key: bool) -> tuple[str, list[type[BaseModel]]]:
+    """Where an error is, as the spec writes it, and the models of the mapping holding it.
+
+    pydantic's locations also name the union member it tried (``dataset.huggingface.name``,
+    ``datasetSplit.object.seed``, ``function-after[...]``): those parts are dropped, so the
+    location is a path in the user's file (``dataset.name``). ``ends_in_key``: the last part is
+    a key of the input even though no field has that name (an unknown field).
+    """
+    path: list[str] = []
+    types: list[Any] = [RunSpec]
+    for index, part in enumerate(loc):
+        if ends_in_key and index == len(loc) - 1:
+            path.append(str(part))
+            break
+        inner = _inside(types, part)
+        if inner:
+            path.append(str(part))
+            types = inner
+        else:
+            types = _tagged(types, part)
+    holders = _models(types) if ends_in_key else []
+    return ".".join(path) or "(spec)", holders
+
+
+def _folded(key: str) -> str:
+    return key.replace("_", "").replace("-", "").lower()
+
+
+def _close_fields(key: str, models: list[type[BaseModel]]) -> list[str]:
+    """The fields ``key`` may have meant, as camelCase (how specs spell them)."""
+    spellings: dict[str, str] = {}
+    for model in models:
+        for name, info in model.model_fields.items():
+            alias = info.alias or name
+            spellings.setdefault(_folded(alias), alias)
+            spellings.setdefault(_folded(name), alias)
+    folded = _folded(key)
+    if folded in spellings:  # maxsteps, Max_Steps, max-steps
+        return [spellings[folded]]
+    close = difflib.get_close_matches(folded, list(spellings), n=3, cutoff=0.7)
+    if len(folded) >= 4:  # timeout: timeoutSeconds
+        close += [spelling for spelling in spellings if spelling.startswith(folded)]
+    return list(dict.fromkeys(spellings[match] for match in close))[:3]
+
+
+def _either(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
+
+
+def _unknown_field(key: object, models: list[type[BaseModel]]) -> str:
+    for model in models:
+        field = _field(model, key)
+        # A field's name counts as unknown when its other spelling came too.
+        if field is not None and field[1].alias not in (None, field[0]):
+            name, info = field
+            other = info.alias if key == name else name
+            return (
+                f"given twice, as {other} and as {key} (camelCase and snake_case name the same "
+                "field); keep one of them"
+            )
+    if isinstance(key, bool):
+        return (
+            "unknown field: a YAML 1.1 reader turned a bare on/off/yes/no key into a boolean; "
+            "read the file with load_spec (YAML 1.2), or quote the key ('on':)"
+        )
+    suggestions = _close_fields(str(key), models)
+    if suggestions:
+        return f"unknown field; did you mean {_either(suggestions)}?"
+    return "unknown field; check its spelling (camelCase, as in createTrainer)"
+
+
 def _describe(error: Mapping[str, Any]) -> str:
-    location = ".".join(str(part) for part in error["loc"] if not str(part).startswith("function-"))
     kind = error["type"]
-    message = str(error["msg"]).removeprefix("Value error, ")
+    location, holders = _place(tuple(error["loc"]), ends_in_key=kind == "extra_forbidden")
     if kind == "extra_forbidden":
-        return f"{location}: unknown field; check its spelling (camelCase, as in createTrainer)"
+        return f"{location}: {_unknown_field(error['loc'][-1], holders)}"
     if kind == "missing":
         return f"{location}: required field is missing; add it to the spec"
-    return f"{location or '(spec)'}: {message}"
+    return f"{location}: {str(error['msg']).removeprefix('Value error, ')}"
 
 
 def parse_spec(data: Any, source: str = "<spec>") -> RunSpec:
@@ -497,40 +643,162 @@ def parse_spec(data: Any, source: str = "<spec>") -> RunSpec:
     try:
         return RunSpec.model_validate(data)
     except ValidationError as exc:
-        raise SpecError(source, [_describe(e) for e in exc.errors()]) from None
+        problems = dict.fromkeys(_describe(error) for error in exc.errors())
+        raise SpecError(source, list(problems)) from None
 
 
-def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
-    """Apply ``key.path=value`` overrides (values parsed as YAML scalars) to spec data."""
-    result: dict[str, Any] = json.loads(json.dumps(data))
+# --- reading spec files ----------------------------------------------------------------------
+
+_BOOL_TAG = "tag:yaml.org,2002:bool"
+_TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+class SpecLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, reading plain scalars as YAML 1.2 does (and so editors do).
+
+    PyYAML follows YAML 1.1, where ``on``, ``off``, ``yes`` and ``no`` are booleans too: a
+    notification's ``on:`` key became ``True``. Here only ``true`` and ``false`` (any case
+    form YAML 1.2 allows) are booleans, and a date stays text (JSON, and so Temporal, has no
+    dates; no spec field takes one). A key given twice in one mapping is an error instead of
+    the last one silently winning (keys brought in by a ``<<:`` merge may still be overridden).
+    """
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            if isinstance(key_node, yaml.ScalarNode) and key_node.tag != _MERGE_TAG:
+                key = self.construct_object(key_node)
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        "in the mapping",
+                        node.start_mark,
+                        f"found the key {key!r} twice; keep one of them",
+                        key_node.start_mark,
+                    )
+                seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
+SpecLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag not in (_BOOL_TAG, _TIMESTAMP_TAG)]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+SpecLoader.add_implicit_resolver(
+    _BOOL_TAG, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+
+
+class _NamedText(io.StringIO):
+    """Text PyYAML reads under a name of ours: its errors say the file, not <unicode string>."""
+
+    def __init__(self, text: str, name: str) -> None:
+        super().__init__(text)
+        self.name = name
+
+
+def read_yaml(text: str, name: str = "<spec>") -> Any:
+    """YAML text as plain data, read as :class:`SpecLoader` does; ``name`` is for its errors."""
+    return yaml.load(_NamedText(text, name), Loader=SpecLoader)
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """PyYAML's error on one line: ``file:line:column: problem (context at line:column)``."""
+    if isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark is not None:
+        mark = exc.problem_mark
+        text = f"{mark.name}:{mark.line + 1}:{mark.column + 1}: {exc.problem}"
+        if exc.context:
+            start = exc.context_mark
+            at = "" if start is None else f" starting at {start.line + 1}:{start.column + 1}"
+            text += f" ({exc.context}{at})"
+        return text
+    return " ".join(str(exc).split())
+
+
+def _override_value(key: str, raw: str) -> Any:
+    try:
+        return read_yaml(raw, f"--set {key}")
+    except yaml.YAMLError as exc:
+        problem = exc.problem if isinstance(exc, yaml.MarkedYAMLError) else None
+        raise SpecError(
+            "--set",
+            [
+                f"{key}: {raw!r} is not a YAML value ({problem or _yaml_problem(exc)}); to give "
+                f"it as text, quote it: --set '{key}=\"{raw}\"'"
+            ],
+        ) from None
+
+
+def _spelled(section: Mapping[str, Any], part: str) -> str:
+    """The key of ``section`` that ``part`` names: ``max_steps`` overrides a file's ``maxSteps``."""
+    if part in section:
+        return part
+    for other in (to_camel(part), to_snake(part)):
+        if other in section:
+            return other
+    return part
+
+
+def apply_overrides(data: Mapping[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Apply ``key.path=value`` overrides to a copy of spec data.
+
+    Each value is read as YAML, as the file is (``200``, ``true``, ``[failed]``, ``{steps: 5}``);
+    a missing section is created; a number picks a list's entry (``notifications.0.on=[failed]``);
+    a key the spec spells the other way (camelCase / snake_case) is replaced, not doubled.
+    """
+    result: dict[str, Any] = copy.deepcopy(dict(data))
     for item in overrides:
         key, sep, raw = item.partition("=")
-        if not sep or not key:
-            raise SpecError("--set", [f"{item!r}: expected KEY=VALUE, for example maxSteps=200"])
-        target = result
         parts = key.split(".")
-        for part in parts[:-1]:
-            node = target.setdefault(part, {})
-            if not isinstance(node, dict):
-                raise SpecError("--set", [f"{key}: {part} is not a section"])
-            target = node
-        target[parts[-1]] = yaml.safe_load(raw)
+        if not sep or not all(parts):
+            raise SpecError("--set", [f"{item!r}: expected KEY=VALUE, for example maxSteps=200"])
+        value = _override_value(key, raw)
+        node: Any = result
+        for depth, part in enumerate(parts):
+            above = ".".join(parts[:depth])
+            slot: str | int
+            if isinstance(node, list):
+                if not part.isdigit() or int(part) >= len(node):
+                    last = f"from 0 to {len(node) - 1}" if node else "none: the list is empty"
+                    raise SpecError("--set", [f"{key}: {above} is a list; its entries are {last}"])
+                slot = int(part)
+            elif isinstance(node, dict):
+                slot = _spelled(node, part)
+            else:
+                raise SpecError("--set", [f"{key}: {above} is not a section"])
+            if depth == len(parts) - 1:
+                node[slot] = value
+            else:
+                if isinstance(node, dict) and node.get(slot) is None:
+                    node[slot] = {}
+                node = node[slot]
     return result
 
 
 def load_spec_data(path: Path) -> dict[str, Any]:
     """Read a YAML or JSON spec file into plain data."""
+    source = str(path)
     if not path.is_file():
-        raise SpecError(str(path), ["file not found; pass the path of a YAML or JSON spec"])
-    text = path.read_text(encoding="utf-8")
+        raise SpecError(source, ["file not found; pass the path of a YAML or JSON spec"])
     try:
-        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        raise SpecError(str(path), [f"(file): not valid YAML/JSON: {exc}"]) from None
-    if not isinstance(data, dict):
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
         raise SpecError(
-            str(path), ["(spec): must be a mapping of fields, such as name: and model:"]
-        )
+            source, [f"(file): not UTF-8 text ({exc.reason} at byte {exc.start}); save it as UTF-8"]
+        ) from None
+    if path.suffix == ".json":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            problem = f"{source}:{exc.lineno}:{exc.colno}: {exc.msg}"
+            raise SpecError(source, [f"(file): not valid JSON: {problem}"]) from None
+    else:
+        try:
+            data = read_yaml(text, source)
+        except yaml.YAMLError as exc:
+            raise SpecError(source, [f"(file): not valid YAML: {_yaml_problem(exc)}"]) from None
+    if not isinstance(data, dict):
+        raise SpecError(source, ["(spec): must be a mapping of fields, such as name: and model:"])
     return data
 
 
@@ -539,3 +807,131 @@ def load_spec(path: Path, overrides: list[str] | None = None) -> RunSpec:
     if overrides:
         data = apply_overrides(data, overrides)
     return parse_spec(data, str(path))
+
+
+def spec_data(spec: RunSpec) -> dict[str, Any]:
+    """The spec as the workflow receives it (camelCase, defaults filled in), unset fields left out.
+
+    Read back with :func:`parse_spec`, it gives the same spec.
+    """
+    return spec.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+# --- JSON Schema -----------------------------------------------------------------------------
+
+# VS Code's YAML extension (yaml-language-server) validates with draft-07 only.
+SCHEMA_DIALECT = "http://json-schema.org/draft-07/schema#"
+_SCHEMA_DESCRIPTION = (
+    "An arkor-temporal run spec: one Arkor fine-tuning run (every createTrainer field, "
+    "camelCase as in the SDK; snake_case is accepted too) and how its Temporal workflow "
+    "orchestrates it. Check a file with `arkor-temporal spec check FILE`."
+)
+# Descriptions of the top-level fields that carry none of their own.
+_FIELD_HELP = {
+    "name": "the run's name, one line: the ArkorRunName search attribute and the workflow id "
+    "train-<name>-<time>; a scheduled run may use {date}, {time}, {datetime}, {timestamp}",
+    "model": "the base model to fine-tune",
+    "dataset": "the training data: a Hugging Face dataset or a file behind a URL",
+    "lora": "the LoRA adapter: r and alpha, optionally maxLength and loadIn4bit",
+    "maxSteps": "training steps",
+    "numTrainEpochs": "passes over the dataset",
+    "learningRate": "the optimizer's learning rate",
+    "batchSize": "examples per training step",
+    "optim": "the optimizer, e.g. adamw_8bit",
+    "lrSchedulerType": "the learning-rate schedule, e.g. linear",
+    "weightDecay": "weight decay",
+    "dryRun": "ask the backend for a dry run",
+    "warmupSteps": "warm-up: a number of steps, {steps: N}, or {ratio: x} of the run's steps",
+    "loggingSteps": "log every N steps: a number, {steps: N} or {ratio: x}",
+    "saveSteps": "save a checkpoint every N steps: a number, {steps: N} or {ratio: x}",
+    "evalSteps": "evaluate every N steps: a number, {steps: N} or {ratio: x}",
+    "datasetSplit": "hold part of the dataset out for evaluation: {enabled, testSize?, seed?}, "
+    "or a plain value passed to the backend as it is",
+    "trainOnResponsesOnly": "passed to the backend as it is",
+    "datasetFormat": "passed to the backend as it is, e.g. {type: chatml}",
+    "stopRules": "rules over logged metrics and evaluations; the first that holds stops the run",
+    "deadlines": "limits after which the run is stopped and its job cancelled",
+    "evals": "evaluation cases run against checkpoints while the run trains",
+    "hooks": "your functions, run on the worker at the run's events",
+    "notifications": "Slack, Discord or webhook messages on the run's outcomes",
+    "orchestration": "how the workflow follows the job; the defaults suit real cloud runs",
+}
+# What a model's own before-validator accepts besides its fields: HookSpec._shorthand
+# (core/hooks.py) takes a bare import path for {importPath: ...}.
+_SHORTHANDS = {"HookSpec": "importPath"}
+
+
+def _spec_models(model: type[BaseModel], found: dict[str, type[BaseModel]]) -> None:
+    if model.__name__ in found:
+        return
+    found[model.__name__] = model
+    pending = [info.annotation for info in model.model_fields.values()]
+    while pending:
+        annotation = pending.pop()
+        for member in _members(annotation):
+            if isinstance(member, type) and issubclass(member, BaseModel):
+                _spec_models(member, found)
+            else:
+                pending.extend(get_args(member))
+
+
+def _add_snake_case(target: dict[str, Any], model: type[BaseModel]) -> None:
+    """Let ``target``, the schema of ``model``, take each field's snake_case spelling too."""
+    twins = {
+        info.alias: field
+        for field, info in model.model_fields.items()
+        if info.alias and info.alias != field and info.alias in target["properties"]
+    }
+    if not twins:
+        return
+    target["patternProperties"] = {
+        f"^{re.escape(field)}$": target["properties"][alias] for alias, field in twins.items()
+    }
+    required = target.get("required", [])
+    either = [
+        {"anyOf": [{"required": [alias]}, {"required": [twins[alias]]}]}
+        for alias in required
+        if alias in twins
+    ]
+    if either:
+        target["required"] = [alias for alias in required if alias not in twins]
+        if not target["required"]:
+            del target["required"]
+        target["allOf"] = [*target.get("allOf", []), *either]
+
+
+def spec_json_schema() -> dict[str, Any]:
+    """The JSON Schema of a spec file, for editors and linters (draft-07).
+
+    pydantic's schema of :class:`RunSpec` by alias, plus what the validators take that the
+    annotations do not say: snake_case spellings (as ``patternProperties``, so they validate
+    without doubling an editor's completions), a hook given as its bare import path, and the
+    supported models.
+    """
+    schema = RunSpec.model_json_schema(by_alias=True)
+    definitions = schema.setdefault("$defs", {})
+    models: dict[str, type[BaseModel]] = {}
+    _spec_models(RunSpec, models)
+    for name, model in models.items():
+        target = schema if model is RunSpec else definitions.get(name)
+        if target is None or "properties" not in target:
+            continue
+        _add_snake_case(target, model)
+    for name, key in _SHORTHANDS.items():
+        if name in definitions:
+            full = definitions[name]
+            shorthand = {"type": "string", "description": f"shorthand for {{{key}: ...}}"}
+            definitions[name] = {
+                **{word: full.pop(word) for word in ("title", "description") if word in full},
+                "anyOf": [shorthand, full],
+            }
+    properties = schema["properties"]
+    properties["model"]["enum"] = list(SUPPORTED_MODELS)
+    for field, text in _FIELD_HELP.items():
+        properties[field].setdefault("description", text)
+    head = {
+        "$schema": SCHEMA_DIALECT,
+        "title": "Arkor run spec",
+        "description": _SCHEMA_DESCRIPTION,
+    }
+    return head | {word: value for word, value in schema.items() if word not in head}

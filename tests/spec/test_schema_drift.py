@@ -105,10 +105,10 @@ def test_dataset_split_still_takes_a_plain_value_and_sends_it_as_given(value: An
 @pytest.mark.parametrize(
     ("value", "problem"),
     [
-        ({"testSize": 0.2}, "datasetSplit.object.enabled: required field is missing"),
-        ({"enabled": True, "testSize": 1.5}, "datasetSplit.object.testSize: Input should be"),
-        ({"enabled": True, "seed": -1}, "datasetSplit.object.seed: Input should be"),
-        ({"enabled": True, "ratio": 0.1}, "datasetSplit.object.ratio: unknown field"),
+        ({"testSize": 0.2}, "datasetSplit.enabled: required field is missing"),
+        ({"enabled": True, "testSize": 1.5}, "datasetSplit.testSize: Input should be"),
+        ({"enabled": True, "seed": -1}, "datasetSplit.seed: Input should be"),
+        ({"enabled": True, "ratio": 0.1}, "datasetSplit.ratio: unknown field"),
         ([0.9, 0.1], "datasetSplit: write {enabled: true, testSize: 0.1, seed: 42}"),
     ],
 )

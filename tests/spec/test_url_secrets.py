@@ -41,7 +41,7 @@ def refused(data: object) -> str:
 def test_the_url_a_new_user_tried_is_refused_with_the_fix_and_no_secret() -> None:
     problem = refused(blob(TRIED))
     assert problem == (
-        "dataset.blob.url: the URL https://***@blob.example.com/data/train.jsonl?token=*** "
+        "dataset.url: the URL https://***@blob.example.com/data/train.jsonl?token=*** "
         "has credentials in it (user:password@, ?token=); a spec is stored in Temporal "
         "history and shown in the Web UI, so it must hold no secrets: give the URL without "
         "them, put the token in an environment variable on the worker and set "
@@ -113,7 +113,7 @@ def test_the_url_a_new_user_tried_is_refused_with_the_fix_and_no_secret() -> Non
 )
 def test_blob_urls_with_credentials_are_refused(url: str, shown: str, where: str) -> None:
     problem = refused(blob(url, tokenEnv="TOK"))
-    assert problem.startswith(f"dataset.blob.url: the URL {shown} has credentials in it (")
+    assert problem.startswith(f"dataset.url: the URL {shown} has credentials in it (")
     assert where in problem
     assert "dataset.tokenEnv" in problem, "the fix is named"
     assert "SEKRIT" in url and "SEKRIT" not in shown
@@ -154,7 +154,7 @@ def test_a_spec_file_and_a_set_override_are_refused_alike(tmp_path: Path) -> Non
         with pytest.raises(SpecError) as raised:
             load_spec(path, overrides)
         [problem] = raised.value.problems
-        assert problem.startswith("dataset.blob.url: the URL https://***@blob.example.com/")
+        assert problem.startswith("dataset.url: the URL https://***@blob.example.com/")
         assert_no_secret((SECRET, "abc123"), {"error": str(raised.value)})
 
 
@@ -171,7 +171,7 @@ def test_the_cli_refuses_it_with_exit_2_before_it_connects(tmp_path: Path) -> No
         check=False,
     )
     assert done.returncode == 2, done.stderr
-    assert "dataset.blob.url: the URL https://***@blob.example.com/" in done.stderr
+    assert "dataset.url: the URL https://***@blob.example.com/" in done.stderr
     assert "dataset.tokenEnv" in done.stderr
     assert_no_secret((SECRET, "abc123"), {"stdout": done.stdout, "stderr": done.stderr})
 
