@@ -4,7 +4,9 @@ Connects to Temporal (see :mod:`arkor_temporal.connection` for the settings),
 resolves the Arkor credentials on this machine (never sent through Temporal),
 registers the workflows and activities, and shuts down gracefully on SIGTERM or
 SIGINT: a running stream activity hands its job to another worker at once
-instead of waiting out its heartbeat timeout.
+instead of waiting out its heartbeat timeout. With ``--metrics`` it serves one
+Prometheus endpoint: the worker's own metrics (:mod:`arkor_temporal.telemetry.metrics`)
+and the Temporal SDK's, whose exporter listens on a loopback port of its own.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import contextlib
 import logging
 import os
 import signal
+import socket
 import sys
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -33,6 +36,7 @@ from arkor_temporal.activities.evaluation import EvalActivities
 from arkor_temporal.activities.hooks import HookActivities
 from arkor_temporal.activities.jobs import JobActivities
 from arkor_temporal.activities.notify import NotifyActivities
+from arkor_temporal.activities.observability import ActivityLogContext
 from arkor_temporal.activities.reaper import ReaperActivities
 from arkor_temporal.activities.stream import StreamActivities
 from arkor_temporal.client.connection import (
@@ -40,9 +44,10 @@ from arkor_temporal.client.connection import (
     TemporalSettings,
     TemporalUnavailableError,
 )
-from arkor_temporal.core.names import TaskQueues
-from arkor_temporal.health import HealthServer
-from arkor_temporal.logs import configure_logging
+from arkor_temporal.core.models import Phase
+from arkor_temporal.core.names import TaskQueues, WorkflowName
+from arkor_temporal.health import HealthServer, MetricsServer
+from arkor_temporal.logs import LoggingConfigError, configure_logging
 from arkor_temporal.process import hard_exit
 from arkor_temporal.startup import (
     EXIT_MISCONFIGURED,
@@ -52,6 +57,8 @@ from arkor_temporal.startup import (
     retry_transient,
     startup_wait,
 )
+from arkor_temporal.telemetry.metrics import CONTENT_TYPE, REGISTRY, Exposition, RunsByPhase
+from arkor_temporal.telemetry.tracing import shutdown_tracing
 from arkor_temporal.workflows.reaper import OrphanReaper
 from arkor_temporal.workflows.training_run import TrainingRun
 
@@ -68,6 +75,8 @@ LIVE_VIEW_INTERVAL = timedelta(seconds=10)
 # for it before any worker takes it; the cost of a short wait is a replay of the run's
 # history when a live but busy worker misses it (README, "Sizing a fleet").
 DEFAULT_STICKY_TIMEOUT = 3.0
+# The name of this process in traces and in the SDK's metrics.
+SERVICE = "arkor-temporal-worker"
 
 
 @dataclass(frozen=True)
@@ -181,12 +190,15 @@ def build_worker(
 ) -> WorkerGroup:
     """The workers of all three queues named after ``task_queue``.
 
-    ``options`` go to every :class:`Worker` (tests use them).
+    ``options`` go to every :class:`Worker` (tests use them). Every activity logs with
+    its run's ids bound (:class:`ActivityLogContext`); the client's interceptors (tracing)
+    apply to the workers too.
     """
     capacity = capacity or Capacity()
     queues = TaskQueues.of(task_queue)
     options.setdefault("graceful_shutdown_timeout", timedelta(seconds=10))
     options.setdefault("max_heartbeat_throttle_interval", LIVE_VIEW_INTERVAL)
+    options["interceptors"] = [ActivityLogContext(), *options.get("interceptors", ())]
     activities = queue_activities(context)
     slots = {"control": capacity.control, "streams": capacity.streams, "work": capacity.work}
     workers = {}
@@ -211,14 +223,39 @@ def build_worker(
 
 
 def metrics_runtime(bind_address: str | None) -> Runtime | None:
-    """A Temporal runtime serving Prometheus metrics on ``bind_address`` (host:port)."""
+    """A Temporal runtime whose SDK exporter serves Prometheus text on ``bind_address``.
+
+    The worker gives it a loopback port of its own and serves that text, with its own
+    metrics, on ``--metrics`` (:class:`Exposition`).
+    """
     if not bind_address:
         return None
     return Runtime(
         telemetry=TelemetryConfig(
             metrics=PrometheusConfig(bind_address=bind_address, durations_as_seconds=True),
-            global_tags={"service": "arkor-temporal-worker"},
+            global_tags={"service": SERVICE},
         )
+    )
+
+
+def loopback_address() -> str:
+    """``127.0.0.1:PORT`` with a port nothing listens on right now (the OS picks it)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return f"127.0.0.1:{sock.getsockname()[1]}"
+
+
+def runs_by_phase(client: Client, task_queue: str) -> RunsByPhase:
+    """``arkor_runs{phase}`` for the runs of ``task_queue``, counted by Temporal's visibility."""
+
+    async def count(query: str) -> int:
+        return (await client.count_workflows(query)).count
+
+    return RunsByPhase(
+        count,
+        workflow_type=WorkflowName.TRAINING_RUN,
+        task_queue=task_queue,
+        phases=[phase.value for phase in Phase],
     )
 
 
@@ -237,10 +274,12 @@ async def run_worker(
         raise StartupError(EXIT_MISCONFIGURED, str(exc)) from None
     wait = startup_wait()
     await check_cloud(cloud_settings, wait=wait)
+    sdk_metrics = loopback_address() if metrics_address else None
+    runtime = metrics_runtime(sdk_metrics)  # once: its exporter holds the port
     try:
         client = await retry_transient(
             f"Temporal at {temporal.address}",
-            lambda: temporal.connect(metrics_runtime(metrics_address)),
+            lambda: temporal.connect(runtime, service=SERVICE),
             transient=lambda exc: isinstance(exc, TemporalUnavailableError),
             wait=wait,
         )
@@ -271,12 +310,26 @@ async def run_worker(
         cloud_settings.base_url,
     )
     async with contextlib.AsyncExitStack() as stack:
+        if metrics_address:
+            runs = runs_by_phase(client, temporal.task_queue)
+            REGISTRY.register(runs)
+            stack.callback(REGISTRY.unregister, runs)
+            exposition = Exposition(f"http://{sdk_metrics}/metrics", runs)
+            await _serve(stack, MetricsServer(metrics_address, exposition.render, CONTENT_TYPE))
         if health_address:
-            await stack.enter_async_context(
-                HealthServer(health_address, readiness_checks(client, context, worker))
-            )
+            checks = readiness_checks(client, context, worker)
+            await _serve(stack, HealthServer(health_address, checks))
         await worker.run()
     log.info("worker stopped")
+
+
+async def _serve(stack: contextlib.AsyncExitStack, server: HealthServer | MetricsServer) -> None:
+    try:
+        await stack.enter_async_context(server)
+    except OSError as exc:  # the address is taken, or not this machine's
+        raise StartupError(
+            EXIT_MISCONFIGURED, f"cannot listen on {server.address} ({exc.strerror or exc})"
+        ) from None
 
 
 def readiness_checks(
@@ -313,8 +366,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--metrics",
         metavar="HOST:PORT",
         default=os.environ.get("ARKOR_TEMPORAL_METRICS_ADDRESS"),
-        help="serve Prometheus metrics (Temporal's worker and activity metrics) here "
-        "[env ARKOR_TEMPORAL_METRICS_ADDRESS]",
+        help="serve Prometheus metrics here: the worker's own (arkor_*) and the Temporal "
+        "SDK's (temporal_*), at /metrics [env ARKOR_TEMPORAL_METRICS_ADDRESS]",
     )
     parser.add_argument(
         "--health",
@@ -339,8 +392,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         parser_help = f"{what} at once [env {variable}, default {default}]"
         slots.add_argument(flag, type=int, metavar="N", help=parser_help)
     args = parser.parse_args(argv)
-    configure_logging()
     try:
+        configure_logging()
         temporal = TemporalSettings.resolve(
             address=args.address, namespace=args.namespace, task_queue=args.task_queue
         )
@@ -356,12 +409,15 @@ def main(argv: Sequence[str] | None = None) -> None:
                 health_address=args.health,
             )
         )
-    except (ConfigurationError, ConnectionSettingsError) as exc:
+    except (ConfigurationError, ConnectionSettingsError, LoggingConfigError) as exc:
         hard_exit(f"arkor-temporal worker: {exc}", EXIT_MISCONFIGURED)
     except StartupError as exc:
+        shutdown_tracing()
         hard_exit(exc.code, exc.exit_code)
     except SystemExit as exc:
+        shutdown_tracing()
         hard_exit(exc.code)
+    shutdown_tracing()  # the spans still buffered: hard_exit skips interpreter teardown
     hard_exit(0)
 
 

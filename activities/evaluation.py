@@ -30,6 +30,7 @@ from arkor_temporal.activities.context import CloudContext
 from arkor_temporal.activities.heartbeat import Heartbeater
 from arkor_temporal.core.evals import Answer, CheckpointEval, EvalCase, EvalInput, summarize
 from arkor_temporal.core.names import ActivityName
+from arkor_temporal.telemetry.metrics import EVALUATIONS
 
 RETRY_DELAYS = (0.5, 1.0, 2.0)
 _RETRYABLE_STATUSES = frozenset({408, 425, 429})
@@ -58,6 +59,16 @@ class EvalActivities:
 
     @activity.defn(name=ActivityName.EVALUATE_CHECKPOINT)
     async def evaluate_checkpoint(self, eval_input: EvalInput) -> CheckpointEval:
+        try:
+            evaluation = await self._evaluate(eval_input)
+        except Exception:
+            EVALUATIONS.labels(outcome="retrying").inc()
+            raise
+        outcome = "errored" if evaluation.error else "passed" if evaluation.passed else "failed"
+        EVALUATIONS.labels(outcome=outcome).inc()
+        return evaluation
+
+    async def _evaluate(self, eval_input: EvalInput) -> CheckpointEval:
         started = time.monotonic()
         suite = eval_input.suite
         targets: list[dict[str, Any]] = [{"adapter": eval_input.adapter}]

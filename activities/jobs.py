@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from datetime import UTC, datetime
 from typing import Any
 
 from temporalio import activity
@@ -20,6 +21,7 @@ from arkor_temporal.activities.context import CloudContext
 from arkor_temporal.core.models import JobRef, JobSnapshot, JobState, StartJobInput
 from arkor_temporal.core.names import MARKER_KEY, ActivityName, FailureType
 from arkor_temporal.core.spec import SpecError, WireSchema
+from arkor_temporal.telemetry.metrics import JOB_CANCEL_SECONDS, JOB_CANCELS
 
 # Statuses for which posting the same body again cannot succeed.
 _REJECTED = frozenset({400, 404, 409, 413, 415, 422})
@@ -81,25 +83,49 @@ class JobActivities:
         a cancel that already landed is not sent twice. 409 and 404 mean "nothing left
         to stop" only once ``GET /v1/jobs/:id`` agrees (docs/protocol.md §14.11). A job still
         running afterwards fails the attempt, so Temporal retries until it is terminal.
+
+        Each attempt counts in ``arkor_job_cancels_total`` by outcome; the one that sees
+        the job terminal observes ``arkor_job_cancel_seconds`` from the first attempt's
+        scheduling.
         """
+        try:
+            outcome, snapshot = await self._cancel(job_id)
+        except ApplicationError as exc:
+            pending = exc.type == FailureType.CANCEL_PENDING
+            JOB_CANCELS.labels(outcome="pending" if pending else "error").inc()
+            raise
+        except Exception:
+            JOB_CANCELS.labels(outcome="error").inc()
+            raise
+        JOB_CANCELS.labels(outcome=outcome).inc()
+        elapsed = datetime.now(UTC) - activity.info().scheduled_time
+        JOB_CANCEL_SECONDS.observe(max(elapsed.total_seconds(), 0.0))
+        return snapshot
+
+    async def _cancel(self, job_id: str) -> tuple[str, JobSnapshot]:
+        """The outcome (a label of ``arkor_job_cancels_total``) and the job's last status."""
+        outcome = "cancelled"
         async with self._context.client() as client:
             if activity.info().attempt > 1:
                 job = await _read_or_none(client, job_id)
                 if job is None or job.status.is_terminal:
-                    return _snapshot(job, job_id)
+                    return ("missing" if job is None else "already_ended"), _snapshot(job, job_id)
             try:
                 await client.cancel_job(job_id)
             except ApiStatusError as exc:
                 if exc.status not in (404, 409):
                     raise
                 activity.logger.info("cancel of job %s answered %s; checking", job_id, exc.status)
+                outcome = "already_ended"
             job = await _read_or_none(client, job_id)
-        if job is not None and not job.status.is_terminal:
+        if job is None:
+            return "missing", _snapshot(job, job_id)
+        if not job.status.is_terminal:
             raise ApplicationError(
                 f"job {job_id} is still {job.status.value} after the cancel",
                 type=FailureType.CANCEL_PENDING,
             )
-        return _snapshot(job, job_id)
+        return outcome, _snapshot(job, job_id)
 
 
 async def _read_or_none(client: ArkorClient, job_id: str) -> TrainingJob | None:

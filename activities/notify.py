@@ -31,6 +31,7 @@ from arkor_temporal.core.notifications import (
     build_message,
     web_ui_link,
 )
+from arkor_temporal.telemetry.metrics import NOTIFICATIONS
 
 UI_URL_ENV = "ARKOR_TEMPORAL_UI_URL"
 DEFAULT_UI_URL = "http://localhost:8233"
@@ -93,6 +94,15 @@ class NotifyActivities:
 
     @activity.defn(name=ActivityName.SEND_NOTIFICATION)
     async def send_notification(self, notification: NotificationInput) -> DeliveryRecord:
+        try:
+            record = await self._send(notification)
+        except Exception:
+            NOTIFICATIONS.labels(outcome="retrying").inc()
+            raise
+        NOTIFICATIONS.labels(outcome="delivered" if record.delivered else "undelivered").inc()
+        return record
+
+    async def _send(self, notification: NotificationInput) -> DeliveryRecord:
         info = activity.info()
         env = os.environ if self._environ is None else self._environ
         where = f"the {notification.kind} webhook in ${notification.url_env}"

@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 import math
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from temporalio import activity
@@ -55,6 +55,13 @@ from arkor_temporal.core.models import (
 )
 from arkor_temporal.core.names import ActivityName, FailureType, TrainingRunMessage
 from arkor_temporal.core.stop_rules import observe
+from arkor_temporal.telemetry.metrics import (
+    EVENTS_RELAYED,
+    RELAY_BATCHES,
+    RELAY_LAG,
+    STREAM_HANDOVERS,
+    STREAMS_ACTIVE,
+)
 
 # A graceful hand-over retries at once; the workflow's flat policy covers a lost worker.
 HAND_OVER_DELAY = timedelta(milliseconds=100)
@@ -105,6 +112,19 @@ def to_run_event(event: StreamEvent) -> RunEvent | None:
     return None
 
 
+def _seconds_since(timestamp: str | None, now: datetime) -> float | None:
+    """Seconds from an event's backend timestamp (ISO 8601) to ``now``; None if unreadable."""
+    if not timestamp:
+        return None
+    try:
+        when = datetime.fromisoformat(timestamp)
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max((now - when).total_seconds(), 0.0)
+
+
 def _finite(value: float | None) -> float | None:
     return value if value is not None and math.isfinite(value) else None
 
@@ -115,7 +135,16 @@ class StreamActivities:
 
     @activity.defn(name=ActivityName.FOLLOW_JOB_EVENTS)
     async def follow_job_events(self, follow: FollowInput) -> StreamOutcome:
+        with STREAMS_ACTIVE.track_inprogress():
+            return await self._follow_until_shutdown(follow)
+
+    async def _follow_until_shutdown(self, follow: FollowInput) -> StreamOutcome:
         cursor = restore_details(StreamCursor) or StreamCursor(last_event_id=follow.resume_after)
+        attempt = activity.info().attempt
+        if attempt > 1:
+            STREAM_HANDOVERS.labels(reason="resumed").inc()
+        where = f"after event {cursor.last_event_id}" if cursor.last_event_id else "the start"
+        activity.logger.info("following job %s from %s (attempt %d)", follow.job_id, where, attempt)
         follow_task = asyncio.create_task(self._follow(follow, cursor))
         shutdown = asyncio.create_task(activity.wait_for_worker_shutdown())
         try:
@@ -134,6 +163,8 @@ class StreamActivities:
                 activity.logger.info("workflow run %s closed; stream stopped", follow.run_id)
                 return StreamOutcome(tail=[])
         # Hand the stream to another worker now rather than at the heartbeat timeout.
+        STREAM_HANDOVERS.labels(reason="worker_shutdown").inc()
+        activity.logger.info("worker shutting down: handing job %s over", follow.job_id)
         raise ApplicationError(
             "worker shutting down; the stream resumes elsewhere",
             type=FailureType.WORKER_SHUTDOWN,
@@ -155,6 +186,13 @@ class StreamActivities:
                 if exc.status == RPCStatusCode.NOT_FOUND:
                     raise WorkflowRunClosedError from exc
                 raise
+            accepted = datetime.now(UTC)
+            RELAY_BATCHES.inc()
+            EVENTS_RELAYED.inc(len(events))
+            for event in events:
+                lag = _seconds_since(event.timestamp, accepted)
+                if lag is not None:
+                    RELAY_LAG.observe(lag)
 
         def delivered(after: str | None) -> None:
             cursor.last_event_id = after

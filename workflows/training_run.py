@@ -104,6 +104,7 @@ with workflow.unsafe.imports_passed_through():
         SCHEDULED_START_TIME,
         FailureType,
         TrainingRunMessage,
+        WorkflowMetric,
         WorkflowName,
         run_marker,
     )
@@ -572,11 +573,18 @@ class TrainingRun:
         # marks that point in history); before it, and for old senders, by step.
         by_position = origin is not None and workflow.patched(STREAM_POSITION_PATCH)
         logs: list[RunEvent] = []
+        dropped = self._progress.ledger.duplicates_dropped
         applied = apply_batch(
             self._progress,
             events,
             origin if by_position else None,
             self._spec.orchestration.metrics_points,
+        )
+        _count(WorkflowMetric.EVENTS_APPLIED, len(applied), "relayed events applied, once each")
+        _count(
+            WorkflowMetric.EVENTS_DUPLICATE,
+            self._progress.ledger.duplicates_dropped - dropped,
+            "relayed events dropped as repeats of applied ones",
         )
         for event in applied if start_work else []:
             if event.type == EventType.LOG:
@@ -705,6 +713,12 @@ class TrainingRun:
                 self._spec, progress, job=self._job, stop=self._stop, links=self._links
             )
         )
+
+
+def _count(metric: WorkflowMetric, amount: int, description: str) -> None:
+    """Add to a counter of the SDK's meter, which records nothing while replaying."""
+    if amount > 0:
+        workflow.metric_meter().create_counter(metric.value, description).add(amount)
 
 
 def _scheduled_name(spec: RunSpec) -> RunSpec:

@@ -18,7 +18,7 @@ from arkor_temporal.cli.app import EXIT_BAD_INPUT, errors, fail
 from arkor_temporal.codec import ENV_KEYS, ENV_KEYS_FILE, CodecKeyError, codec_from_env
 from arkor_temporal.codec.keys import NEW_KEY_HINT
 from arkor_temporal.codec.server import DEFAULT_PORT, DEFAULT_UI_ORIGINS, ENV_TOKEN, CodecServer
-from arkor_temporal.logs import configure_logging
+from arkor_temporal.logs import LoggingConfigError, configure_logging
 
 
 @click.command("codec-server")
@@ -66,7 +66,10 @@ def codec_server(host: str, port: int, ui_origins: tuple[str, ...]) -> None:
             "or --host",
             EXIT_BAD_INPUT,
         )
-    configure_logging()
+    try:
+        configure_logging()
+    except LoggingConfigError as exc:
+        fail(exc, EXIT_BAD_INPUT)
     if token is None and not _loopback(host):
         errors.print(
             f"warning: no {ENV_TOKEN} on {host}: anyone who reaches this port can decrypt "

@@ -7,6 +7,7 @@ import click
 from arkor_temporal.cli import codec, components, dev, reaper, runs, schedules, setup, spec
 from arkor_temporal.cli.app import cli
 from arkor_temporal.process import hard_exit
+from arkor_temporal.telemetry.tracing import shutdown_tracing
 
 COMMANDS: tuple[click.Command, ...] = (
     setup.setup,
@@ -28,4 +29,5 @@ def main() -> None:
     try:
         cli.main()
     except SystemExit as exc:
+        shutdown_tracing()  # exports the spans still buffered (with OTEL_TRACES_EXPORTER set)
         hard_exit(exc.code)  # skips interpreter teardown: see arkor_temporal.process

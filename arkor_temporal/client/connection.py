@@ -10,7 +10,8 @@ beat the environment, which beats the profile. Our additions are the task
 queue, ``ARKOR_TEMPORAL_TASK_QUEUE``, and payload encryption: with keys in
 ``ARKOR_TEMPORAL_CODEC_KEYS`` (or ``_KEYS_FILE``) every payload is encrypted and
 decrypted with them (:mod:`arkor_temporal.codec`), for the worker, the CLI and the
-Python API alike.
+Python API alike; and tracing: with ``OTEL_TRACES_EXPORTER`` set, every connection
+carries the SDK's OpenTelemetry interceptor (:mod:`arkor_temporal.telemetry.tracing`).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from temporalio.runtime import Runtime
 from temporalio.service import RPCError
 
 from arkor_temporal.codec import AesGcmCodec, CodecKeyError, codec_from_env, encrypted_converter
+from arkor_temporal.telemetry.tracing import DEFAULT_SERVICE, Tracing, TracingConfigError
 
 DEFAULT_ADDRESS = "localhost:7233"
 DEFAULT_TASK_QUEUE = "arkor-training"
@@ -48,6 +50,7 @@ class TemporalSettings:
     task_queue: str = DEFAULT_TASK_QUEUE
     connect_options: Mapping[str, Any] = field(default_factory=dict)
     codec: AesGcmCodec | None = None  # payload encryption; its repr shows key ids only
+    tracing: Tracing | None = None  # OpenTelemetry; None: off (the default)
 
     @classmethod
     def resolve(
@@ -86,8 +89,17 @@ class TemporalSettings:
             codec = codec_from_env(merged)
         except CodecKeyError as exc:
             raise ConnectionSettingsError(f"payload encryption: {exc}") from None
+        try:
+            tracing = Tracing.from_env(merged)
+        except TracingConfigError as exc:
+            raise ConnectionSettingsError(f"tracing: {exc}") from None
         return cls(
-            address=target, namespace=ns, task_queue=queue, connect_options=config, codec=codec
+            address=target,
+            namespace=ns,
+            task_queue=queue,
+            connect_options=config,
+            codec=codec,
+            tracing=tracing,
         )
 
     @property
@@ -95,13 +107,18 @@ class TemporalSettings:
         """The pydantic converter, encrypting every payload when keys are configured."""
         return encrypted_converter(self.codec)
 
-    async def connect(self, runtime: Runtime | None = None) -> Client:
+    async def connect(
+        self, runtime: Runtime | None = None, *, service: str = DEFAULT_SERVICE
+    ) -> Client:
+        """A client with these settings; ``service`` names the process in its traces."""
+        interceptors = self.tracing.interceptors(service) if self.tracing else []
         try:
             return await Client.connect(
                 self.address,
                 namespace=self.namespace,
                 data_converter=self.data_converter,
                 runtime=runtime,
+                interceptors=interceptors,
                 **self.connect_options,
             )
         except (RuntimeError, RPCError) as exc:

@@ -67,6 +67,13 @@ class TrainingRunMessage(StrEnum):
     EVALUATIONS = "evaluations"  # query
 
 
+class WorkflowMetric(StrEnum):
+    """Counters ``TrainingRun`` records with the SDK's replay-safe meter (its Prometheus text)."""
+
+    EVENTS_APPLIED = "arkor_events_applied_total"  # relayed events applied, once each
+    EVENTS_DUPLICATE = "arkor_events_duplicate_total"  # repeats of applied events, dropped
+
+
 class FailureType(StrEnum):
     """``ApplicationError`` types: how a run failed, or why an activity must not retry."""
 

@@ -30,6 +30,9 @@ CORE = "arkor_temporal.core"
 WORKFLOWS = "arkor_temporal.workflows"
 ACTIVITIES = "arkor_temporal.activities"
 CODEC = "arkor_temporal.codec"
+# Metrics and tracing: nothing of ours, so the activities, the client layer and the worker
+# can all use it.
+TELEMETRY = "arkor_temporal.telemetry"
 # Helpers with no project imports.
 LEAVES = ("arkor_temporal.logs", "arkor_temporal.process", "arkor_temporal.health")
 
@@ -57,14 +60,23 @@ LAYERS = (
         ),
     ),
     Layer(WORKFLOWS, (CORE, WORKFLOWS)),
-    Layer(ACTIVITIES, (CORE, ACTIVITIES, "arkor_cloud", *LEAVES)),
+    Layer(ACTIVITIES, (CORE, ACTIVITIES, "arkor_cloud", TELEMETRY, *LEAVES)),
     # Payload encryption and its codec server: nothing of ours, so any connection can use it.
     Layer(CODEC, (CODEC,)),
-    Layer("arkor_temporal.client", (CORE, CODEC, "arkor_temporal.client")),
+    Layer(TELEMETRY, (TELEMETRY,)),
+    Layer("arkor_temporal.client", (CORE, CODEC, TELEMETRY, "arkor_temporal.client")),
     Layer("arkor_temporal.dev", (CORE, "arkor_temporal.client", "arkor_temporal.dev")),
     Layer(
         "arkor_temporal.cli",
-        (CORE, CODEC, "arkor_temporal.client", "arkor_temporal.dev", "arkor_temporal.cli", *LEAVES),
+        (
+            CORE,
+            CODEC,
+            TELEMETRY,
+            "arkor_temporal.client",
+            "arkor_temporal.dev",
+            "arkor_temporal.cli",
+            *LEAVES,
+        ),
     ),
     # The stand-in for the Arkor cloud knows nothing of the orchestrator.
     Layer("arkor_temporal.emulator", ("arkor_temporal.emulator", *LEAVES)),
@@ -80,6 +92,7 @@ LAYERS = (
             "arkor_temporal.client",
             "arkor_temporal.startup",
             "arkor_cloud",
+            TELEMETRY,
             *LEAVES,
         ),
     ),
