@@ -52,6 +52,7 @@ errors = Console(stderr=True)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="arkor-temporal", prog_name="arkor-temporal")
 def cli() -> None:
     """Durable Arkor fine-tuning runs on Temporal.
 

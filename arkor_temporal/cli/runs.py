@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import sys
+import webbrowser
 from pathlib import Path
 from typing import NoReturn
 
@@ -22,9 +23,18 @@ from arkor_temporal.cli.app import (
     temporal_options,
 )
 from arkor_temporal.cli.inputs import load_spec_or_exit, overrides_option, parse_flag, spec_argument
-from arkor_temporal.cli.views.runs import cancel_text, result_table, runs_table, status_view
+from arkor_temporal.cli.views.runs import (
+    cancel_text,
+    evals_table,
+    metrics_csv,
+    metrics_table,
+    result_table,
+    runs_table,
+    status_view,
+)
 from arkor_temporal.cli.views.watch import LiveRunView
 from arkor_temporal.client.connection import TemporalSettings
+from arkor_temporal.client.links import ENV_UI_URL, run_link
 from arkor_temporal.client.runs import (
     RunFilter,
     RunHandle,
@@ -34,6 +44,7 @@ from arkor_temporal.client.runs import (
     follow_run,
     get_run,
     list_runs,
+    run_record,
     start_run,
     wait_for_result,
 )
@@ -99,10 +110,14 @@ def run_start(
         handle = await start_run(
             client, spec, task_queue=settings.task_queue, workflow_id=workflow_id
         )
+        link = run_link(settings.address, settings.namespace, handle.id)
         if not (wait or watch):
-            emit(as_json, {"workflow_id": handle.id, "run_id": handle.result_run_id}, handle.id)
+            started = {"workflow_id": handle.id, "run_id": handle.result_run_id, "web_ui": link}
+            emit(as_json, started, handle.id)
+            _show_link(link, as_json)
             return 0
         errors.print(f"started {handle.id}", highlight=False)
+        _show_link(link, as_json)
         return await report_result(handle, live=watch, as_json=as_json)
 
     spec = load_spec_or_exit(spec_path, overrides)  # validated before anything starts
@@ -119,6 +134,63 @@ def run_status(workflow_id: str, as_json: bool, settings: TemporalSettings) -> N
     async def go(client: Client) -> None:
         info = await describe_run(get_run(client, workflow_id))
         emit(as_json, info, status_view(info))
+        _show_link(run_link(settings.address, settings.namespace, workflow_id), as_json)
+
+    connected(settings, go)
+
+
+def _show_link(link: str | None, as_json: bool) -> None:
+    """The run's Web UI page, on stderr (stdout stays the id or the JSON)."""
+    if link is not None and not as_json:
+        errors.print(f"Web UI: {link}", highlight=False, soft_wrap=True)
+
+
+@run.command("open")
+@run_id_argument
+@click.option("--print", "print_only", is_flag=True, help="Print the link, open nothing.")
+@temporal_options
+def run_open(workflow_id: str, print_only: bool, settings: TemporalSettings) -> None:
+    """Open a run's page in the Temporal Web UI (ARKOR_TEMPORAL_UI_URL sets the UI's address)."""
+    link = run_link(settings.address, settings.namespace, workflow_id)
+    if link is None:
+        fail(
+            f"no Web UI address is known for Temporal at {settings.address}: set "
+            f"{ENV_UI_URL} to it (for example https://temporal.example.com)",
+            EXIT_BAD_INPUT,
+        )
+    click.echo(link)
+    if not print_only:
+        webbrowser.open(link)
+
+
+@run.command("metrics")
+@run_id_argument
+@click.option("--csv", "as_csv", is_flag=True, help="Print CSV (step,loss,eval_loss,lr).")
+@json_option
+@temporal_options
+def run_metrics(workflow_id: str, as_csv: bool, as_json: bool, settings: TemporalSettings) -> None:
+    """A run's downsampled metrics series (live while it runs, from its result after)."""
+
+    async def go(client: Client) -> None:
+        record = await run_record(get_run(client, workflow_id))
+        if as_csv:
+            click.echo(metrics_csv(record.series), nl=False)
+        else:
+            emit(as_json, record.series, metrics_table(record.series))
+
+    connected(settings, go)
+
+
+@run.command("evals")
+@run_id_argument
+@json_option
+@temporal_options
+def run_evals(workflow_id: str, as_json: bool, settings: TemporalSettings) -> None:
+    """A run's checkpoint evaluations: each case's pass/fail and score per checkpoint."""
+
+    async def go(client: Client) -> None:
+        record = await run_record(get_run(client, workflow_id))
+        emit(as_json, record.evals, evals_table(record.evals))
 
     connected(settings, go)
 

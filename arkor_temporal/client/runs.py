@@ -42,6 +42,7 @@ from temporalio.exceptions import (
 from temporalio.service import RPCError, RPCStatusCode
 
 from arkor_temporal.core import search_attributes as sa
+from arkor_temporal.core.evals import CheckpointEval
 from arkor_temporal.core.models import (
     CancelAck,
     CancelOutcome,
@@ -254,6 +255,26 @@ async def query_metrics(handle: RunHandle) -> list[MetricPoint]:
         handle, TrainingRunMessage.METRICS, list[MetricPoint]
     )
     return series or []
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """What a run has recorded so far: its metrics series and its checkpoint evaluations."""
+
+    series: list[MetricPoint]
+    evals: list[CheckpointEval]
+
+
+async def run_record(handle: RunHandle) -> RunRecord:
+    """From the live run (queries) while it runs, from its result once it has ended."""
+    description = await handle.describe()
+    if description.status == WorkflowExecutionStatus.RUNNING:
+        evals: list[CheckpointEval] | None = await _query(
+            handle, TrainingRunMessage.EVALUATIONS, list[CheckpointEval]
+        )
+        return RunRecord(await query_metrics(handle), evals or [])
+    result = await wait_for_result(handle)
+    return RunRecord(result.series, result.evals)
 
 
 async def live_details(handle: RunHandle) -> str | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Sequence
 
 from rich.console import Group, RenderableType
@@ -10,7 +12,8 @@ from rich.table import Table
 from rich.text import Text
 
 from arkor_temporal.client.runs import RunInfo, RunRow
-from arkor_temporal.core.models import CancelAck, RunResult
+from arkor_temporal.core.evals import CheckpointEval
+from arkor_temporal.core.models import CancelAck, MetricPoint, RunResult
 
 
 def result_table(result: RunResult) -> Table:
@@ -94,3 +97,63 @@ def _artifact_name(artifact: object) -> str:
 
 def _fmt(value: float | None) -> str:
     return "-" if value is None else f"{value:.4f}"
+
+
+def metrics_table(series: Sequence[MetricPoint]) -> RenderableType:
+    """``run metrics``: the downsampled series, one row per point."""
+    if not series:
+        return "no metrics recorded yet"
+    table = Table("step", "loss", "eval loss", "learning rate")
+    for point in series:
+        table.add_row(
+            str(point.step), _fmt(point.loss), _fmt(point.eval_loss), _fmt(point.learning_rate)
+        )
+    return table
+
+
+def metrics_csv(series: Sequence[MetricPoint]) -> str:
+    """``run metrics --csv``: ``step,loss,eval_loss,learning_rate`` with a header."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["step", "loss", "eval_loss", "learning_rate"])
+    for p in series:
+        writer.writerow([p.step, *("" if v is None else repr(v) for v in _values(p))])
+    return out.getvalue()
+
+
+def _values(point: MetricPoint) -> tuple[float | None, ...]:
+    return (point.loss, point.eval_loss, point.learning_rate)
+
+
+def evals_table(evals: Sequence[CheckpointEval]) -> RenderableType:
+    """``run evals``: one row per case, one column per evaluated checkpoint (and the base)."""
+    if not evals:
+        return "no evaluations recorded yet"
+    steps = [e.step for e in evals]
+    table = Table("case", *(f"step {step}" for step in steps), "base")
+    names = list(dict.fromkeys(case.name for e in evals for case in e.cases))
+    for name in names:
+        cells = []
+        base = "-"
+        for evaluation in evals:
+            case = next((c for c in evaluation.cases if c.name == name), None)
+            cells.append(_case_cell(case.passed, case.score, case.error) if case else "-")
+            if case is not None and case.base_passed is not None:
+                base = _case_cell(case.base_passed, case.base_score, case.base_error)
+        table.add_row(name, *cells, base)
+    table.add_row(
+        "[bold]score[/]",
+        *(
+            f"[bold]{e.score:.3f}[/] {e.passed_cases}/{e.total}" if e.score is not None else "error"
+            for e in evals
+        ),
+        _fmt(evals[-1].base_score),
+    )
+    return table
+
+
+def _case_cell(passed: bool, score: float | None, error: str | None) -> str:
+    if error:
+        return "[red]error[/]"
+    mark = "[green]pass[/]" if passed else "[red]fail[/]"
+    return f"{mark} {score:.2f}" if score is not None else mark
