@@ -7,6 +7,7 @@ import argparse
 import asyncio
 import importlib
 import logging
+import os
 import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -16,7 +17,13 @@ import structlog
 
 from bench.common import BenchResult, Stack, render_table
 
-BENCHMARKS = ("follower_throughput", "history_budget", "sigkill_resume", "cancel_latency")
+BENCHMARKS = (
+    "follower_throughput",
+    "history_budget",
+    "sigkill_resume",
+    "cancel_latency",
+    "scale",
+)
 
 Runner = Callable[[Stack], Awaitable[BenchResult]]
 
@@ -45,7 +52,14 @@ async def run_all(names: Sequence[str]) -> list[BenchResult]:
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("names", nargs="*", choices=[[], *BENCHMARKS], metavar="name")
+    parser.add_argument(
+        "--full",
+        action="store_true",
+        help="scale: also N=1,000 runs (takes the whole machine; env BENCH_SCALE_FULL=1)",
+    )
     args = parser.parse_args(argv)
+    if args.full:
+        os.environ["BENCH_SCALE_FULL"] = "1"  # read by bench.scale
     names: list[str] = args.names or list(BENCHMARKS)
     logging.basicConfig(level=logging.WARNING)
     # The client logs every response at debug level; keep the output to the results.

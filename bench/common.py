@@ -163,6 +163,7 @@ def task_queue(prefix: str) -> str:
 class Emulator:
     base_url: str
     http: httpx.AsyncClient
+    pid: int | None = None  # the emulator subprocess (for benchmarks that read its /proc)
 
     @property
     def settings(self) -> ClientSettings:
@@ -234,7 +235,7 @@ async def emulator(
                     if time.monotonic() > deadline:
                         raise
                     await asyncio.sleep(0.05)
-            yield Emulator(base_url, http)
+            yield Emulator(base_url, http, proc.pid)
     finally:
         await stop_process(proc, signal.SIGTERM)
 

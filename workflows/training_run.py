@@ -708,9 +708,16 @@ class TrainingRun:
             updates.append(sa.BEST_EVAL.value_set(best.score or 0.0))
         if updates:
             workflow.upsert_search_attributes(updates)
+        finished = self._finished
         workflow.set_current_details(
             details_markdown(
-                self._spec, progress, job=self._job, stop=self._stop, links=self._links
+                self._spec,
+                progress,
+                job=self._job,
+                stop=self._stop,
+                links=self._links,
+                now_epoch=workflow.now().timestamp(),
+                outcome=(finished.status.value, finished.reason) if finished else None,
             )
         )
 

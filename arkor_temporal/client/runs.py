@@ -17,6 +17,7 @@ prints or exits.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -94,9 +95,21 @@ def run_summary(spec: RunSpec) -> str:
 
 
 def run_details(spec: RunSpec) -> str:
-    """Markdown for the Web UI's detail page: the spec without anything secret."""
-    rows = [f"| {key} | `{value}` |" for key, value in spec.job_config().items()]
-    return "\n".join(["### Run spec", "", "| field | value |", "|---|---|", *rows])
+    """Markdown for the Web UI's detail page: the spec without anything secret.
+
+    A list, not a table (the Web UI runs table cells together), with nested values
+    written out as ``key=value`` rather than as a Python repr.
+    """
+    items = [f"- {key}: `{_plain(value)}`" for key, value in spec.job_config().items()]
+    return "\n".join(["**Run spec**", "", *items])
+
+
+def _plain(value: Any) -> str:
+    if isinstance(value, dict):
+        return " · ".join(f"{key}={_plain(item)}" for key, item in value.items())
+    if isinstance(value, list):
+        return ", ".join(_plain(item) for item in value)
+    return json.dumps(value) if isinstance(value, bool) or value is None else str(value)
 
 
 def start_attributes(spec: RunSpec) -> TypedSearchAttributes:

@@ -34,7 +34,7 @@ async def test_status_shows_summary_and_live_details_then_watch_list_result(
             return (await command("run", "status", workflow_id, "--json")).json()
 
         def step_in(details: str | None) -> int:
-            found = re.search(r"step: (\d+)/40", details or "")
+            found = re.search(r"step (\d+)/40", details or "")
             return int(found[1]) if found else 0
 
         first = await eventually(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -22,7 +23,9 @@ from arkor_temporal.core.evals import (
     score_case,
     summarize,
 )
-from arkor_temporal.workflows.details import eval_table_markdown
+from arkor_temporal.core.models import JobRef, MetricsSummary, Phase, RunProgressState
+from arkor_temporal.core.spec import parse_spec
+from arkor_temporal.workflows.details import details_markdown, evals_markdown
 
 USER = [{"role": "user", "content": "Classify: I was charged twice."}]
 SCHEMA = {
@@ -346,17 +349,17 @@ def test_best_checkpoint_prefers_the_earliest_of_equal_scores_and_skips_errors()
     assert best_checkpoint([]) is None
 
 
-def test_the_table_is_bounded_keeps_the_best_and_escapes_cells() -> None:
+def test_the_evaluations_list_is_bounded_keeps_the_best_and_stays_on_one_line() -> None:
     evals = [make_eval(step, 0.99 if step == 10 else 0.5) for step in range(10, 310, 10)]
-    evals.append(make_eval(400, None, "every case failed: 503 | upstream"))
-    table = eval_table_markdown(evals, max_rows=5)
-    rows = [line for line in table.splitlines() if line.startswith("| ")]
-    assert len(rows) == 1 + 5  # header + the best + the 4 latest
-    assert "| **10** ★ | 0.990 | 1/2 | - | a\\|b |" in table
-    assert "| 400 | error | - | - | every case failed: 503 \\| upstream |" in table
-    assert "26 more evaluation(s) not shown" in table
-    assert len(table) < 2000
-    assert eval_table_markdown([]) == "_no evaluations yet_"
+    evals.append(make_eval(400, None, "every case failed: 503\nupstream"))
+    shown = evals_markdown(evals, max_rows=5)
+    items = [line for line in shown.splitlines() if line.startswith("- ")]
+    assert len(items) == 5  # the best + the 4 latest
+    assert "- step **10** ★ · score 0.990 · 1/2 cases · failing: a|b" in shown
+    assert "- step 400 · error: every case failed: 503 upstream" in shown
+    assert "26 more evaluation(s) not shown" in shown
+    assert len(shown) < 2000
+    assert evals_markdown([]) == "_no evaluations yet_"
 
 
 def test_inputs_and_results_survive_temporal_payloads() -> None:
@@ -380,3 +383,41 @@ def test_the_example_scorer_reads_its_params() -> None:
     half = score_case(scorer, "Category: billing. Priority: low.")
     assert (half.passed, half.score, half.detail) == (False, 0.5, "1/2 fields right")
     assert score_case(scorer, "billing").detail == "no 'Category: X. Priority: Y.'"
+
+
+def test_details_show_progress_losses_the_best_checkpoint_and_the_outcome() -> None:
+    spec = parse_spec(
+        {
+            "name": "details",
+            "model": "unsloth/gemma-4-E4B-it",
+            "dataset": {"type": "huggingface", "name": "arkorlab/triage-demo"},
+            "maxSteps": 1000,
+        }
+    )
+    progress = RunProgressState(phase=Phase.RUNNING, started_at="2026-12-01T10:00:00Z")
+    progress.summary = MetricsSummary(steps=250, last_loss=1.5, min_loss=1.25)
+    progress.evals = [make_eval(100, 0.5), make_eval(200, 0.9)]
+    job = JobRef(job_id="job-1", run_name="details", marker="m", adopted=False)
+    now = datetime(2026, 12, 1, 10, 10, tzinfo=UTC).timestamp()  # 600 s of training
+
+    live = details_markdown(spec, progress, job=job, stop=None, links=0, now_epoch=now)
+    headline, blank, *items = live.splitlines()
+    assert headline == "**details** · phase **running**" and blank == ""
+    assert (
+        "- progress: step 250/1000 (25%) · 0:10:00 training · 0.42 steps/s · ETA 0:30:00" in items
+    )
+    assert "- loss: last 1.5000 · best 1.2500" in items
+    assert "- best checkpoint: step **200** (score 0.900)" in items
+    assert "- step **200** ★ · score 0.900 · 1/2 cases · failing: a|b" in items
+    assert not any(line.startswith("|") for line in items), "no tables"
+
+    ended = details_markdown(
+        spec,
+        progress,
+        job=job,
+        stop=None,
+        links=0,
+        now_epoch=now,
+        outcome=("stopped", "loss did not improve for 3 logs"),
+    )
+    assert ended.startswith("**details** · **stopped**: loss did not improve for 3 logs")

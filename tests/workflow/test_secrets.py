@@ -58,7 +58,7 @@ async def test_no_secret_reaches_history_memo_attributes_web_ui_or_worker_log(
     # Each text holds what the secret stands beside, so a leak would be in it to find.
     assert "SUPPORT_DATA_TOKEN" in texts["history"] and "DOWN_HOOK_URL" in texts["history"]
     assert "data.example.com" in texts["Web UI details"]
-    assert "phase **completed**" in texts["Web UI current details"]
+    assert "**completed**: training completed" in texts["Web UI current details"]
     logs = worker_log_texts(mentioning=handle.id)
     assert any("$DOWN_HOOK_URL is unreachable" in log for log in logs.values())
     texts |= logs
