@@ -20,7 +20,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import httpx
 from pydantic import SecretStr
@@ -264,7 +264,7 @@ def worker_env(client: Client, emu: Emulator, queue: str) -> dict[str, str]:
 
 
 class WorkerProcess:
-    """``python -m arkor_temporal.worker --sticky-timeout 1`` with its stderr in a log file."""
+    """``python -m arkor_temporal.worker ARGS`` with its stderr in a log file."""
 
     READY_LINE = "worker polling"
 
@@ -275,7 +275,8 @@ class WorkerProcess:
         self.ready_after: float | None = None
 
     @classmethod
-    async def start(cls, env: dict[str, str], log_dir: Path) -> WorkerProcess:
+    async def start(cls, env: dict[str, str], log_dir: Path, *worker_args: str) -> Self:
+        """The worker with ``worker_args`` (default ``--sticky-timeout 1``)."""
         log_path = log_dir / f"worker-{uuid.uuid4().hex[:8]}.log"
         started = time.monotonic()
         with log_path.open("wb") as log:
@@ -283,8 +284,7 @@ class WorkerProcess:
                 sys.executable,
                 "-m",
                 "arkor_temporal.worker",
-                "--sticky-timeout",
-                "1",
+                *(worker_args or ("--sticky-timeout", "1")),
                 env=env,
                 cwd=ROOT,
                 stdout=asyncio.subprocess.DEVNULL,

@@ -96,7 +96,6 @@ from arkor_temporal.dev.local import free_port
 from arkor_temporal.worker import DEFAULT_STICKY_TIMEOUT, LIVE_VIEW_INTERVAL
 from bench.common import (
     RESULTS_DIR,
-    ROOT,
     BenchResult,
     Emulator,
     Row,
@@ -329,32 +328,20 @@ def machine_busy_seconds() -> float:
 class ScaleWorker(WorkerProcess):
     """A worker subprocess with N stream slots, the default sticky timeout and metrics."""
 
-    # The worker now logs ``worker polling <queue> (...)`` for its three queues.
-    READY_LINE = "worker polling"
-
     @classmethod
     async def launch(
         cls, env: dict[str, str], log_dir: Path, *, stream_slots: int, metrics_port: int
     ) -> ScaleWorker:
-        log_path = log_dir / f"worker-{stream_slots}-{uuid.uuid4().hex[:8]}.log"
-        started = time.monotonic()
-        with log_path.open("wb") as log:
-            proc = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "arkor_temporal.worker",
-                "--sticky-timeout",
-                f"{DEFAULT_STICKY_TIMEOUT:g}",
-                "--stream-slots",
-                str(stream_slots),
-                "--metrics",
-                f"127.0.0.1:{metrics_port}",
-                env=env,
-                cwd=ROOT,
-                stdout=asyncio.subprocess.DEVNULL,
-                stderr=log,
-            )
-        return cls(proc, log_path, started)
+        return await cls.start(
+            env,
+            log_dir,
+            "--sticky-timeout",
+            f"{DEFAULT_STICKY_TIMEOUT:g}",
+            "--stream-slots",
+            str(stream_slots),
+            "--metrics",
+            f"127.0.0.1:{metrics_port}",
+        )
 
     def log_levels(self) -> dict[str, int]:
         """How many JSON log lines the worker wrote at each level."""

@@ -45,7 +45,6 @@ import json
 import os
 import shutil
 import signal
-import sys
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -63,7 +62,6 @@ from arkor_temporal.workflows.policies import STREAM_RETRY, STREAM_START_TO_CLOS
 from arkor_temporal.workflows.training_run import TrainingRun
 from bench.common import (
     RESULTS_DIR,
-    ROOT,
     BenchResult,
     Emulator,
     Row,
@@ -108,34 +106,10 @@ QUERY_TIMEOUT = timedelta(seconds=STICKY_TIMEOUT + 2)
 EXIT_GRACE = 15.0  # the worker's graceful_shutdown_timeout is 10 s
 
 
-class StreamWorker(WorkerProcess):
-    """A worker subprocess at the worker's default sticky timeout.
-
-    The shared ``WorkerProcess`` passes ``--sticky-timeout 1``; after a SIGKILL the run's
-    next workflow task waits out the dead worker's sticky queue, so "step advances" is
-    measured at the setting deployed workers have. Its ready line predates the worker's
-    three task queues (``worker polling <queue> (...)``), hence the shorter one here.
-    """
-
-    READY_LINE = "worker polling"
-
-    @classmethod
-    async def start(cls, env: dict[str, str], log_dir: Path) -> StreamWorker:
-        log_path = log_dir / f"worker-{uuid.uuid4().hex[:8]}.log"
-        started = time.monotonic()
-        with log_path.open("wb") as log:
-            proc = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "arkor_temporal.worker",
-                "--sticky-timeout",
-                f"{STICKY_TIMEOUT:g}",
-                env=env,
-                cwd=ROOT,
-                stdout=asyncio.subprocess.DEVNULL,
-                stderr=log,
-            )
-        return cls(proc, log_path, started)
+async def stream_worker(env: dict[str, str], log_dir: Path) -> WorkerProcess:
+    """A worker at the deployed sticky timeout: after a SIGKILL the run's next workflow task
+    waits out the dead worker's sticky queue, so "step advances" is what deployed workers see."""
+    return await WorkerProcess.start(env, log_dir, "--sticky-timeout", f"{STICKY_TIMEOUT:g}")
 
 
 @dataclass
@@ -301,7 +275,7 @@ async def chain(
         await wait_held_by(handle, holder)
 
         for number in range(1, count + 1):
-            standby = await StreamWorker.start(env, log_dir)
+            standby = await stream_worker(env, log_dir)
             workers.append(standby)
             await standby.wait_ready()
             await asyncio.sleep(POLL_SETTLE)
@@ -458,7 +432,7 @@ async def run(stack: Stack) -> BenchResult:
         log_dir = RESULTS_DIR / "sigkill_resume-workers"
         shutil.rmtree(log_dir, ignore_errors=True)
         log_dir.mkdir(parents=True)
-        workers: list[WorkerProcess] = [await StreamWorker.start(env, log_dir)]
+        workers: list[WorkerProcess] = [await stream_worker(env, log_dir)]
         try:
             await workers[-1].wait_ready()
             for hb, sig_name, count in CHAINS:

@@ -18,16 +18,14 @@ from pathlib import Path
 import httpx
 import pytest
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from arkor_cloud import ClientSettings, ReconnectPolicy
 from arkor_temporal.activities.context import CloudContext
-from arkor_temporal.core import search_attributes as sa
-from arkor_temporal.dev.local import temporal_binary
 from arkor_temporal.emulator import EmulatorConfig, EmulatorServer
 from tests.support.runs import Runs
 from tests.support.settings import emulator_settings
+from tests.support.temporal import start_dev_server
 from tests.support.workers import worker_logs
 
 STEPS_PER_SECOND = 100.0
@@ -76,13 +74,7 @@ def pytest_runtest_makereport(
 
 @pytest.fixture(scope="session")
 async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=temporal_binary(),
-        data_converter=pydantic_data_converter,
-        search_attributes=list(sa.ALL),
-        ui=False,
-        dev_server_log_level="error",
-    )
+    env = await start_dev_server()
     try:
         yield env
     finally:

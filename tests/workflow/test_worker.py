@@ -10,13 +10,10 @@ from typing import Any
 import httpx
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.testing import WorkflowEnvironment
 
 from arkor_temporal.activities.context import CloudContext
-from arkor_temporal.core import search_attributes as sa
 from arkor_temporal.core.models import RunStatus
-from arkor_temporal.dev.local import EMULATOR_IDENTITY, free_port, temporal_binary
+from arkor_temporal.dev.local import EMULATOR_IDENTITY, free_port
 from arkor_temporal.emulator import EmulatorServer
 from arkor_temporal.startup import (
     EXIT_CREDENTIALS_REFUSED,
@@ -28,6 +25,7 @@ from tests.support.emulator import fast_config
 from tests.support.runs import Runs, make_spec, slow_spec
 from tests.support.secrets import assert_no_secret
 from tests.support.settings import emulator_settings
+from tests.support.temporal import start_dev_server
 from tests.support.waiting import eventually
 from tests.support.workers import run_worker, worker_env, worker_logs
 
@@ -124,13 +122,7 @@ async def test_health_endpoints_answer_ready_only_while_temporal_and_the_api_ans
     task_queue: str,
 ) -> None:
     # A Temporal server and an emulator of this test's own, so that both can be stopped.
-    temporal = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=temporal_binary(),
-        data_converter=pydantic_data_converter,
-        search_attributes=list(sa.ALL),
-        ui=False,
-        dev_server_log_level="error",
-    )
+    temporal = await start_dev_server()
     emulator = EmulatorServer(fast_config())
     emulator.start()
     address = f"127.0.0.1:{free_port()}"
