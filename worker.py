@@ -121,23 +121,27 @@ class Capacity:
 def queue_activities(context: CloudContext) -> dict[str, list[Any]]:
     """The activities each queue serves, by role (see :class:`TaskQueues`)."""
     jobs, stream = JobActivities(context), StreamActivities(context)
+    follow = [stream.follow_job_events]
+    work = [
+        EvalActivities(context).evaluate_checkpoint,
+        HookActivities(context).run_hook,
+        NotifyActivities().send_notification,
+    ]
     return {
-        # follow_job_events stays here for streams scheduled before they had a queue of
-        # their own (runs started by an older worker keep retrying on this queue).
+        # Streams and work stay here too for activities scheduled before they had queues
+        # of their own: a retry keeps its first attempt's queue, so a run started by an
+        # older worker goes on asking for them on this one.
         "control": [
             jobs.create_or_adopt_job,
             jobs.read_job_status,
             jobs.cancel_job,
             ReaperActivities(context).find_orphans,
             close_as_canceled,
-            stream.follow_job_events,
+            *follow,
+            *work,
         ],
-        "streams": [stream.follow_job_events],
-        "work": [
-            EvalActivities(context).evaluate_checkpoint,
-            HookActivities(context).run_hook,
-            NotifyActivities().send_notification,
-        ],
+        "streams": follow,
+        "work": work,
     }
 
 
