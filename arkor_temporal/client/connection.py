@@ -29,10 +29,10 @@ from temporalio.runtime import Runtime
 from temporalio.service import RPCError
 
 from arkor_temporal.codec import AesGcmCodec, CodecKeyError, codec_from_env, encrypted_converter
+from arkor_temporal.core.names import DEFAULT_TASK_QUEUE
 from arkor_temporal.telemetry.tracing import DEFAULT_SERVICE, Tracing, TracingConfigError
 
 DEFAULT_ADDRESS = "localhost:7233"
-DEFAULT_TASK_QUEUE = "arkor-training"
 
 
 class TemporalUnavailableError(RuntimeError):

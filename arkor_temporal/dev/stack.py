@@ -29,6 +29,7 @@ import httpx
 from temporalio.common import SearchAttributeKey
 
 from arkor_temporal.core import search_attributes as sa
+from arkor_temporal.core.names import DEFAULT_TASK_QUEUE
 from arkor_temporal.dev.local import (
     LOOPBACK,
     DevStackError,
@@ -120,7 +121,7 @@ class DevStack:
     ui_port: int = 8233
     emulator_port: int = 8787
     steps_per_second: float = 5.0
-    task_queue: str = "arkor-training"
+    task_queue: str = DEFAULT_TASK_QUEUE
     # The worker's /healthz and /readyz (`dev status` asks it); chosen when it starts.
     worker_health_port: int | None = None
 
