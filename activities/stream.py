@@ -216,7 +216,6 @@ class StreamActivities:
                     if previous is not None
                     else LiveProgress.first(event, follow.max_steps)
                 )
-                cursor.live = cursor.progress.line()
             stops = rules is not None and observe(rules, rule_state, event) is not None
             return stops or event.type in urgent_types
 
@@ -235,7 +234,9 @@ class StreamActivities:
             )
 
             def details() -> StreamCursor:
-                return cursor.model_copy(update={"trouble": follower.trouble})
+                # The readable line is derived here, once per beat, not once per event.
+                live = cursor.progress.line() if cursor.progress else None
+                return cursor.model_copy(update={"trouble": follower.trouble, "live": live})
 
             beat_every = min(heartbeat_interval(info.heartbeat_timeout), LIVE_REFRESH_SECONDS)
             async with Heartbeater(details, beat_every), relay:
