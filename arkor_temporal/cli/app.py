@@ -26,10 +26,12 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from arkor_temporal.client.connection import (
     ConnectionSettingsError,
+    NamespaceNotFoundError,
     TemporalSettings,
     TemporalUnavailableError,
+    namespace_missing,
 )
-from arkor_temporal.client.runs import RunNotFoundError
+from arkor_temporal.client.runs import RunAlreadyExistsError, RunNotFoundError
 from arkor_temporal.client.schedules import ScheduleError, ScheduleNotFoundError
 from arkor_temporal.client.setup import SearchAttributeConflictError
 from arkor_temporal.codec import CodecKeyError
@@ -43,6 +45,7 @@ BAD_INPUT_ERRORS: tuple[type[Exception], ...] = (
     CodecKeyError,  # a key this process lacks or cannot read
     ConnectionSettingsError,
     RunNotFoundError,
+    RunAlreadyExistsError,
     ScheduleError,
     ScheduleNotFoundError,
     SearchAttributeConflictError,
@@ -94,7 +97,13 @@ def connected(settings: TemporalSettings, work: Callable[[Client], Awaitable[T]]
     """Connect with ``settings``, then run ``work`` with the client (errors as in ``run_async``)."""
 
     async def go() -> T:
-        return await work(await settings.connect())
+        client = await settings.connect()
+        try:
+            return await work(client)
+        except RPCError as exc:
+            if namespace_missing(exc):  # the connection does not check it; the first call does
+                raise NamespaceNotFoundError(settings.namespace, settings.address) from None
+            raise
 
     return run_async(go())
 

@@ -10,12 +10,14 @@ the names in :mod:`arkor_temporal.core.names`, so a client needs no worker code.
 
 from arkor_temporal.client.connection import (
     ConnectionSettingsError,
+    NamespaceNotFoundError,
     TemporalSettings,
     TemporalUnavailableError,
 )
 from arkor_temporal.client.reaper import install_reaper, reap_now
 from arkor_temporal.client.runs import (
     RunFilter,
+    RunAlreadyExistsError,
     RunHandle,
     RunInfo,
     RunNotFoundError,
@@ -37,9 +39,11 @@ from arkor_temporal.core.spec import RunSpec, SpecError, load_spec, parse_spec
 __all__ = [
     "CancelAck",
     "ConnectionSettingsError",
+    "NamespaceNotFoundError",
     "RunFilter",
     "RunHandle",
     "RunInfo",
+    "RunAlreadyExistsError",
     "RunNotFoundError",
     "RunResult",
     "RunRow",

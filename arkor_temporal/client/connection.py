@@ -26,7 +26,7 @@ from temporalio.client import Client
 from temporalio.converter import DataConverter
 from temporalio.envconfig import ClientConfig
 from temporalio.runtime import Runtime
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 
 from arkor_temporal.codec import AesGcmCodec, CodecKeyError, codec_from_env, encrypted_converter
 from arkor_temporal.core.names import DEFAULT_TASK_QUEUE
@@ -41,6 +41,26 @@ class TemporalUnavailableError(RuntimeError):
 
 class ConnectionSettingsError(ValueError):
     """The connection settings themselves are wrong (missing profile, unreadable cert)."""
+
+
+class NamespaceNotFoundError(ConnectionSettingsError):
+    """The server answers, but has no namespace of that name."""
+
+    def __init__(self, namespace: str, address: str) -> None:
+        super().__init__(
+            f"Temporal at {address} has no namespace {namespace!r}: pass the one your runs "
+            "live in with --namespace or TEMPORAL_NAMESPACE (`temporal operator namespace list` "
+            f"lists them), or create it: `temporal operator namespace create --namespace "
+            f"{namespace}`"
+        )
+
+
+def namespace_missing(exc: RPCError) -> bool:
+    """Whether a NOT_FOUND is about the namespace rather than the workflow or schedule asked
+    for: Temporal answers both with the same status, only the error details tell them apart."""
+    return exc.status == RPCStatusCode.NOT_FOUND and any(
+        detail.type_url.endswith(".NamespaceNotFoundFailure") for detail in exc.grpc_status.details
+    )
 
 
 @dataclass(frozen=True)

@@ -33,15 +33,17 @@ from temporalio.client import (
     WorkflowFailureError,
     WorkflowHandle,
 )
-from temporalio.common import SearchAttributePair, TypedSearchAttributes
+from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 from temporalio.exceptions import (
     ApplicationError,
     CancelledError,
     TerminatedError,
     TimeoutError,
+    WorkflowAlreadyStartedError,
 )
 from temporalio.service import RPCError, RPCStatusCode
 
+from arkor_temporal.client.connection import namespace_missing
 from arkor_temporal.core import search_attributes as sa
 from arkor_temporal.core.evals import CheckpointEval
 from arkor_temporal.core.models import (
@@ -75,6 +77,18 @@ class RunNotFoundError(LookupError):
     def __init__(self, workflow_id: str) -> None:
         super().__init__(
             f"no run with workflow id {workflow_id!r}; `arkor-temporal run list` shows the runs"
+        )
+        self.workflow_id = workflow_id
+
+
+class RunAlreadyExistsError(ValueError):
+    """A run with that workflow id exists (running or closed): ids are never reused."""
+
+    def __init__(self, workflow_id: str, state: str) -> None:
+        super().__init__(
+            f"a run with workflow id {workflow_id!r} already exists ({state}); ids are not "
+            "reused, so that each run and its result stay findable: give another --id, or "
+            f"none for a fresh one (`arkor-temporal run status {workflow_id}` shows that run)"
         )
         self.workflow_id = workflow_id
 
@@ -126,16 +140,26 @@ def start_attributes(spec: RunSpec) -> TypedSearchAttributes:
 async def start_run(
     client: Client, spec: RunSpec, *, task_queue: str, workflow_id: str | None = None
 ) -> RunHandle:
-    return await client.start_workflow(
-        WorkflowName.TRAINING_RUN,
-        RunInput(spec=spec),
-        result_type=RunResult,
-        id=workflow_id or default_workflow_id(spec),
-        task_queue=task_queue,
-        search_attributes=start_attributes(spec),
-        static_summary=run_summary(spec),
-        static_details=run_details(spec),
-    )
+    """Start a run; :class:`RunAlreadyExistsError` if the id was ever used, open or closed
+    (a second run under one id would hide the first from ``run status`` and ``run result``)."""
+    run_id = workflow_id or default_workflow_id(spec)
+    try:
+        return await client.start_workflow(
+            WorkflowName.TRAINING_RUN,
+            RunInput(spec=spec),
+            result_type=RunResult,
+            id=run_id,
+            task_queue=task_queue,
+            search_attributes=start_attributes(spec),
+            static_summary=run_summary(spec),
+            static_details=run_details(spec),
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        )
+    except WorkflowAlreadyStartedError:
+        description = await get_run(client, run_id).describe()
+        status = description.status.name.lower() if description.status else "unknown"
+        state = "still running" if status == "running" else f"closed: {status}"
+        raise RunAlreadyExistsError(run_id, state) from None
 
 
 def get_run(client: Client, workflow_id: str) -> RunHandle:
@@ -208,7 +232,7 @@ async def describe_run(handle: RunHandle) -> RunInfo:
     try:
         description = await handle.describe()
     except RPCError as exc:
-        if exc.status == RPCStatusCode.NOT_FOUND:
+        if exc.status == RPCStatusCode.NOT_FOUND and not namespace_missing(exc):
             raise RunNotFoundError(handle.id) from None
         raise
     if description.workflow_type != WorkflowName.TRAINING_RUN:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 from pathlib import Path
 
 from tests.support.cli import (
@@ -128,6 +129,33 @@ async def test_unknown_run_ids_and_bad_flags_are_refused_clearly(command: Comman
     assert both.code == 2 and "not both" in both.stderr
     profile = await command("run", "list", "--profile", "nope")
     assert profile.code == 2 and "Profile 'nope' not found" in profile.stderr
+    for args in (("run", "list"), ("run", "status", "no-such-run"), ("schedule", "list")):
+        # A missing namespace is not a missing run: it is named, with the fix, no traceback.
+        elsewhere = await command(*args, "--namespace", "no-such-namespace")
+        assert elsewhere.code == 2, (args, elsewhere.stderr)
+        assert "no namespace 'no-such-namespace'" in elsewhere.stderr
+        assert "--namespace" in elsewhere.stderr and "Traceback" not in elsewhere.stderr
+
+
+async def test_a_workflow_id_is_never_reused_running_or_closed(
+    runs: Runs, command: Command, tmp_path: Path
+) -> None:
+    spec = str(write_spec(tmp_path, backend=SLOW_BACKEND))
+    workflow_id = f"reused-{uuid.uuid4().hex[:6]}"
+    async with runs.worker():
+        first = await command("run", "start", spec, "--id", workflow_id, "--json")
+        running = await command("run", "start", spec, "--id", workflow_id)
+        await command("run", "cancel", workflow_id, "--reason", "done with it")
+        closed = await command("run", "start", spec, "--id", workflow_id)
+    assert first.code == 0
+    assert running.code == 2 and "Traceback" not in running.stderr
+    assert f"a run with workflow id '{workflow_id}' already exists (still running)" in (
+        running.stderr
+    )
+    assert closed.code == 2 and "already exists (closed: canceled)" in closed.stderr
+    # The first run is still the one its id finds, with its own result.
+    result = await command("run", "result", workflow_id, "--json")
+    assert result.json()["reason"].endswith("done with it")
 
 
 async def test_watch_shows_eval_scores_as_they_land(
