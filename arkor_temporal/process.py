@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import NoReturn
 
 
-def hard_exit(code: object, status: int | None = None) -> None:
+def hard_exit(code: object, status: int | None = None) -> NoReturn:
     """Exit without interpreter teardown, after flushing output.
 
     The Temporal SDK's native runtime can abort the process while the interpreter

@@ -4,7 +4,6 @@ write ``bench/results/<name>.json``."""
 from __future__ import annotations
 
 import argparse
-import asyncio
 import importlib
 import logging
 import os
@@ -15,6 +14,7 @@ from typing import cast
 
 import structlog
 
+from arkor_temporal.client import run_script
 from bench.common import BenchResult, Stack, render_table
 
 BENCHMARKS = (
@@ -64,8 +64,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     logging.basicConfig(level=logging.WARNING)
     # The client logs every response at debug level; keep the output to the results.
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+    run_script(lambda: run_and_report(names))  # exits cleanly: see arkor_temporal.client.script
+
+
+async def run_and_report(names: Sequence[str]) -> None:
     started = time.monotonic()
-    results = asyncio.run(run_all(names))
+    results = await run_all(names)
     print()
     print(render_table(results))
     for result in results:

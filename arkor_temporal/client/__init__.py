@@ -16,11 +16,12 @@ from arkor_temporal.client.connection import (
 )
 from arkor_temporal.client.reaper import install_reaper, reap_now
 from arkor_temporal.client.runs import (
-    RunFilter,
     RunAlreadyExistsError,
+    RunFilter,
     RunHandle,
     RunInfo,
     RunNotFoundError,
+    RunRecord,
     RunRow,
     Snapshot,
     cancel_run,
@@ -29,9 +30,11 @@ from arkor_temporal.client.runs import (
     follow_run,
     get_run,
     list_runs,
+    run_record,
     start_run,
     wait_for_result,
 )
+from arkor_temporal.client.script import run_script
 from arkor_temporal.client.setup import register_search_attributes
 from arkor_temporal.core.models import CancelAck, RunResult, RunStatus, StatusView
 from arkor_temporal.core.spec import RunSpec, SpecError, load_spec, parse_spec
@@ -40,11 +43,12 @@ __all__ = [
     "CancelAck",
     "ConnectionSettingsError",
     "NamespaceNotFoundError",
+    "RunAlreadyExistsError",
     "RunFilter",
     "RunHandle",
     "RunInfo",
-    "RunAlreadyExistsError",
     "RunNotFoundError",
+    "RunRecord",
     "RunResult",
     "RunRow",
     "RunSpec",
@@ -65,6 +69,8 @@ __all__ = [
     "parse_spec",
     "reap_now",
     "register_search_attributes",
+    "run_record",
+    "run_script",
     "start_run",
     "wait_for_result",
 ]

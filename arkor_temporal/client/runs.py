@@ -2,12 +2,16 @@
 
 Usable from a web handler, a cron job or CI without the CLI::
 
-    client = await TemporalSettings.resolve().connect()
-    handle = await start_run(client, load_spec(Path("run.yaml")), task_queue="arkor-training")
-    async for snapshot in follow_run(handle):
-        print(snapshot.status.step if snapshot.status else "waiting for a worker")
-    result = await wait_for_result(handle)
-    sys.exit(exit_code(result))  # a failed or cancelled run fails the CI job
+    async def main() -> int:
+        settings = TemporalSettings.resolve()
+        client = await settings.connect()
+        spec = load_spec(Path("run.yaml"))
+        handle = await start_run(client, spec, task_queue=settings.task_queue)
+        async for snapshot in follow_run(handle):
+            print(snapshot.step)
+        return exit_code(await wait_for_result(handle))  # a failed or cancelled run fails CI
+
+    run_script(main)  # exits with main's code, cleanly (arkor_temporal.client.script)
 
 Every function takes a connected :class:`temporalio.client.Client` or a
 :data:`RunHandle` (from :func:`start_run` or :func:`get_run`); nothing here

@@ -64,7 +64,7 @@ LAYERS = (
     # Payload encryption and its codec server: nothing of ours, so any connection can use it.
     Layer(CODEC, (CODEC,)),
     Layer(TELEMETRY, (TELEMETRY,)),
-    Layer("arkor_temporal.client", (CORE, CODEC, TELEMETRY, "arkor_temporal.client")),
+    Layer("arkor_temporal.client", (CORE, CODEC, TELEMETRY, "arkor_temporal.client", *LEAVES)),
     Layer("arkor_temporal.dev", (CORE, "arkor_temporal.client", "arkor_temporal.dev")),
     Layer(
         "arkor_temporal.cli",
