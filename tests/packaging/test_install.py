@@ -7,6 +7,7 @@ install serves every test here.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import venv
@@ -96,7 +97,7 @@ def test_installed_dev_run_trains_the_built_in_spec(installed: Path, tmp_path: P
             "dev",
             "run",
             "--set",
-            "maxSteps=20",
+            "maxSteps=50",
             "--steps-per-second",
             "50",
             "--temporal-port",
@@ -114,4 +115,8 @@ def test_installed_dev_run_trains_the_built_in_spec(installed: Path, tmp_path: P
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "completed" in done.stdout
+    # The headline: each checkpoint evaluated as it lands, and the best one named.
+    assert "eval of checkpoint 25: score" in done.stdout
+    assert "eval of checkpoint 50: score" in done.stdout
+    assert re.search(r"best checkpoint\s*│\s*step (25|50) \(eval score", done.stdout)
     assert (tmp_path / ".arkor-temporal" / "dev" / "worker.log").exists()

@@ -159,6 +159,8 @@ class LiveRunView:
 def _stop_text(stop: StopDecision) -> str:
     verb = "cancel" if stop.run_status is RunStatus.CANCELLED else "stop"
     where = f" at step {stop.step}" if stop.step is not None else ""
+    if where and where.strip() in stop.reason:  # a stop rule's reason names its step already
+        where = ""
     return f"{verb} requested by {stop.requested_by}{where}: {stop.reason}"
 
 
