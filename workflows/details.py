@@ -12,6 +12,7 @@ from datetime import datetime
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from arkor_temporal.core.durations import clock
     from arkor_temporal.core.evals import CheckpointEval, best_checkpoint, clip
     from arkor_temporal.core.models import JobRef, RunProgressState, StopDecision
     from arkor_temporal.core.spec import RunSpec
@@ -76,12 +77,12 @@ def _progress(spec: RunSpec, progress: RunProgressState, now_epoch: float) -> st
     if started is None:
         return text
     elapsed = max(0.0, now_epoch - started)
-    text += f" · {_duration(elapsed)} training"
+    text += f" · {clock(elapsed)} training"
     if steps and elapsed > 0:
         rate = steps / elapsed
         text += f" · {rate:.2f} steps/s"
         if spec.max_steps and steps < spec.max_steps and progress.terminal_event is None:
-            text += f" · ETA {_duration((spec.max_steps - steps) / rate)}"
+            text += f" · ETA {clock((spec.max_steps - steps) / rate)}"
     return text
 
 
@@ -90,11 +91,6 @@ def _epoch(timestamp: str | None) -> float | None:
         return datetime.fromisoformat(timestamp or "").timestamp()
     except ValueError:
         return None
-
-
-def _duration(seconds: float) -> str:
-    whole = int(seconds)
-    return f"{whole // 3600}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
 
 
 def _eval_line(e: CheckpointEval) -> str:

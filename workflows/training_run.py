@@ -662,6 +662,7 @@ class TrainingRun:
             reason=reason,
             run_name=self._spec.name,
             job_id=job.job_id if job else None,
+            max_steps=self._spec.max_steps,
             artifacts=(terminal.artifacts or []) if terminal else [],
             metrics=self._progress.summary,
             series=self._progress.series,

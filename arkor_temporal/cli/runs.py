@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import json
 import sys
 import webbrowser
 from pathlib import Path
@@ -58,6 +59,7 @@ def run() -> None:
 
 
 run_id_argument = click.argument("workflow_id", metavar="ID")
+WIDE_LINES = 1000
 
 
 async def _watch_live(handle: RunHandle, screen: Console) -> RunResult:
@@ -243,6 +245,7 @@ def _exit_with_result(
 )
 @click.option("--query", "extra", help="An extra Temporal List Filter, ANDed.")
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 1000))
+@click.option("--wide", is_flag=True, help="Every column, full ids and Web UI links.")
 @json_option
 @temporal_options
 def run_list(
@@ -253,10 +256,16 @@ def run_list(
     running: bool | None,
     extra: str | None,
     limit: int,
+    wide: bool,
     as_json: bool,
     settings: TemporalSettings,
 ) -> None:
-    """List runs, newest first, filtered through their search attributes."""
+    """List runs, newest first, filtered through their search attributes.
+
+    Each row shows the outcome (or phase), step/max, last loss, best eval score and
+    duration; a narrow terminal gets the essentials with shortened ids, --wide or --json
+    everything with full ids and the Web UI link.
+    """
     run_filter = RunFilter(
         phase=phase,
         model=model,
@@ -267,8 +276,16 @@ def run_list(
     )
 
     async def go(client: Client) -> None:
-        rows = await list_runs(client, run_filter, limit=limit)
-        emit(as_json, rows, runs_table(rows))
+        rows = await list_runs(client, run_filter, limit=limit, progress=True)
+        links = [run_link(settings.address, settings.namespace, r.workflow_id) for r in rows]
+        if as_json:
+            listed = zip(rows, links, strict=True)
+            click.echo(json.dumps([{**r.model_dump(mode="json"), "web_ui": u} for r, u in listed]))
+        else:
+            table = runs_table(rows, links, console.width, wide=wide)
+            # --wide is for copying and grepping: lines as long as they need, never cut.
+            screen = Console(width=WIDE_LINES, soft_wrap=True) if wide else console
+            screen.print(table)
 
     connected(settings, go)
 

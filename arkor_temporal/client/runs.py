@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, computed_field
 from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.client import (
     Client,
@@ -175,7 +175,8 @@ def get_run(client: Client, workflow_id: str) -> RunHandle:
 
 
 class RunRow(BaseModel):
-    """One run as Temporal's visibility store knows it (search attributes included)."""
+    """One run as Temporal's visibility store knows it (search attributes included), and,
+    when listed ``with_progress``, how far it got (from its heartbeat or its result)."""
 
     workflow_id: str
     run_id: str | None
@@ -188,6 +189,10 @@ class RunRow(BaseModel):
     job_id: str | None
     checkpoint_step: int | None
     best_eval: float | None
+    outcome: str | None = None  # completed, failed, cancelled or stopped, once known
+    step: int | None = None
+    max_steps: int | None = None
+    last_loss: float | None = None
 
     @classmethod
     def of(cls, execution: WorkflowExecution) -> RunRow:
@@ -212,11 +217,48 @@ class RunRow(BaseModel):
 
     @property
     def shown_phase(self) -> str:
-        """The phase, unless the run closed before recording its end (terminated, timed out):
-        then how it closed, so that a closed run never reads as running."""
+        """The outcome once known, else the phase, unless the run closed before recording its
+        end (terminated, timed out): then how it closed, so a closed run never reads as
+        running."""
+        if self.outcome is not None:
+            return self.outcome
         if not self.running and self.phase in (None, Phase.QUEUED.value, Phase.RUNNING.value):
             return self.execution_status.lower()
         return self.phase or "-"
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def duration_seconds(self) -> float:
+        """From start to close, or to now for a running run."""
+        end = self.close_time or datetime.now(UTC)
+        return max(0.0, (end - self.start_time).total_seconds())
+
+    async def with_progress(self, client: Client) -> RunRow:
+        """This row with step, max steps, last loss and outcome: a running run's from the
+        stream's last heartbeat (one describe), a closed run's from its result."""
+        handle = get_run(client, self.workflow_id)
+        if self.running:
+            cursor = await stream_cursor(await handle.describe())
+            live = cursor.progress if cursor else None
+            if live is None:
+                return self
+            return self.model_copy(
+                update={"step": live.step, "max_steps": live.max_steps, "last_loss": live.loss}
+            )
+        try:
+            result = await wait_for_result(handle)
+        except WorkflowFailureError:  # failed without a result of ours: the row says how
+            return self
+        best = result.best_checkpoint
+        return self.model_copy(
+            update={
+                "outcome": result.status.value,
+                "step": result.metrics.steps,
+                "max_steps": result.max_steps,
+                "last_loss": result.metrics.last_loss,
+                "best_eval": best.score if best and best.score is not None else self.best_eval,
+            }
+        )
 
 
 class RunInfo(BaseModel):
@@ -395,12 +437,31 @@ def _quote(value: str) -> str:
     return f"'{escaped}'"
 
 
-async def list_runs(client: Client, run_filter: RunFilter, *, limit: int = 50) -> list[RunRow]:
-    """Runs matching the filter, newest first (visibility is eventually consistent)."""
-    return [
+# Concurrent calls when listing with progress: one per row, bounded for the server's sake.
+PROGRESS_CALLS = 8
+
+
+async def list_runs(
+    client: Client, run_filter: RunFilter, *, limit: int = 50, progress: bool = False
+) -> list[RunRow]:
+    """Runs matching the filter, newest first (visibility is eventually consistent).
+
+    With ``progress``, each row also carries step, max steps, last loss and outcome,
+    at the cost of one call per run (see :meth:`RunRow.with_progress`).
+    """
+    rows = [
         RunRow.of(execution)
         async for execution in client.list_workflows(run_filter.query(), limit=limit)
     ]
+    if not progress:
+        return rows
+    slots = asyncio.Semaphore(PROGRESS_CALLS)
+
+    async def enriched(row: RunRow) -> RunRow:
+        async with slots:
+            return await row.with_progress(client)
+
+    return list(await asyncio.gather(*(enriched(row) for row in rows)))
 
 
 # -- ending ---------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Parsing the durations and instants that flags take (``30m``, ``1h30m``, ISO 8601)."""
+"""Durations and instants: parsing what flags take (``30m``, ``1h30m``, ISO 8601), and the
+one way a span is shown (``1:02:03``)."""
 
 from __future__ import annotations
 
@@ -44,3 +45,9 @@ def parse_since(text: str, now: datetime | None = None) -> datetime:
         raise ValueError(
             f"{text!r} is neither a duration (2h, 1d) nor an ISO 8601 time (2026-11-29T02:00Z)"
         ) from None
+
+
+def clock(seconds: float) -> str:
+    """A span as ``h:mm:ss`` (``0:00:21``, ``26:03:00``): the way every view shows one."""
+    whole = max(0, int(seconds))
+    return f"{whole // 3600}:{whole % 3600 // 60:02d}:{whole % 60:02d}"

@@ -342,6 +342,7 @@ class RunResult(Model):
     reason: str
     run_name: str
     job_id: str | None
+    max_steps: int | None = Field(default=None, description="the spec's maxSteps")
     artifacts: list[Any] = Field(default_factory=list)
     metrics: MetricsSummary
     series: list[MetricPoint]

@@ -168,3 +168,29 @@ async def test_watch_shows_eval_scores_as_they_land(
     for step in (20, 40):
         assert re.search(rf"eval of checkpoint {step}: score \d\.\d{{3}}", watched.stdout)
     assert "completed: training completed" in watched.stdout
+
+
+async def test_list_fits_80_and_120_columns_and_wide_or_json_keep_everything(
+    runs: Runs, command: Command, tmp_path: Path
+) -> None:
+    spec = write_spec(tmp_path)
+    name = spec_name(spec)
+    async with runs.worker():
+        assert (await command("run", "start", str(spec), "--wait")).code == 0
+        listed = await command("run", "list", "--name", name, "--json")
+        [row] = listed.json()
+        workflow_id = row["workflow_id"]
+        narrow = await command("run", "list", "--name", name, columns=80)
+        roomy = await command("run", "list", "--name", name, columns=120)
+        wide = await command("run", "list", "--name", name, "--wide", columns=80)
+    assert (row["outcome"], row["step"], row["max_steps"]) == ("completed", 40, 40)
+    assert row["last_loss"] > 0 and row["duration_seconds"] > 0
+    assert row["web_ui"].endswith(f"/workflows/{workflow_id}")
+    for table, width in ((narrow, 80), (roomy, 120)):
+        lines = table.stdout.splitlines()
+        assert max(len(line.rstrip()) for line in lines) <= width, table.stdout
+        [line] = [line for line in lines if "completed" in line]
+        assert re.search(r" 40/40 +\d\.\d{4} +- +0:00:\d\d", line), line
+        assert line.split()[0][-17:] == workflow_id[-17:]  # shortened from the front
+    assert "run name" in roomy.stdout and "run name" not in narrow.stdout
+    assert workflow_id in wide.stdout and row["web_ui"] in wide.stdout  # never cut

@@ -40,15 +40,16 @@ class Command:
     client: Client
     task_queue: str
 
-    async def __call__(self, *args: str) -> Completed:
-        """Run it as a subprocess (asyncio: the in-process worker keeps running)."""
+    async def __call__(self, *args: str, columns: int = 200) -> Completed:
+        """Run it as a subprocess (asyncio: the in-process worker keeps running), its
+        output as wide as a terminal of ``columns``."""
         env = {
             **os.environ,
             "TEMPORAL_ADDRESS": self.client.service_client.config.target_host,
             "TEMPORAL_NAMESPACE": self.client.namespace,
             "ARKOR_TEMPORAL_TASK_QUEUE": self.task_queue,
             "NO_COLOR": "1",
-            "COLUMNS": "200",
+            "COLUMNS": str(columns),
         }
         process = await asyncio.create_subprocess_exec(
             CLI, *args, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE

@@ -6,12 +6,14 @@ import csv
 import io
 from collections.abc import Sequence
 
+from rich import box
 from rich.console import Group, RenderableType
 from rich.markdown import Markdown
 from rich.table import Table
 from rich.text import Text
 
 from arkor_temporal.client.runs import RunInfo, RunRow
+from arkor_temporal.core.durations import clock
 from arkor_temporal.core.evals import CheckpointEval
 from arkor_temporal.core.models import CancelAck, MetricPoint, RunResult
 
@@ -64,22 +66,67 @@ def status_view(info: RunInfo) -> RenderableType:
     return Group(*parts)
 
 
-def runs_table(rows: Sequence[RunRow]) -> RenderableType:
-    """``run list``: one line per run, or a note when none matched."""
+# From this many columns `run list` adds the run name and start time; --wide adds the rest.
+ROOMY_WIDTH = 120
+MIN_ID, ROOMY_NAME = 20, 18
+RIGHT_ALIGNED = ("step", "loss", "best eval", "duration")
+
+
+def runs_table(
+    rows: Sequence[RunRow], links: Sequence[str | None], width: int, *, wide: bool = False
+) -> RenderableType:
+    """``run list``: one line per run that fits ``width`` columns (80: id, outcome, step/max,
+    loss, best eval, duration; 120: also run name and start), ids shortened from the front
+    to the room left; ``wide``: every column, full ids and the Web UI links."""
     if not rows:
         return "no runs match"
-    table = Table("workflow id", "run name", "model", "phase", "ckpt step", "best eval", "started")
-    for row in rows:
-        table.add_row(
-            row.workflow_id,
-            row.run_name or "-",
-            row.model or "-",
-            row.shown_phase,
-            "-" if row.checkpoint_step is None else str(row.checkpoint_step),
-            _fmt(row.best_eval),
-            f"{row.start_time:%Y-%m-%d %H:%M:%S}",
-        )
+    roomy = wide or width >= ROOMY_WIDTH
+    lines = [
+        _run_cells(row, link, roomy=roomy, wide=wide) for row, link in zip(rows, links, strict=True)
+    ]
+    names = list(lines[0])
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=0)
+    table.add_column("workflow id", no_wrap=True)
+    for name in names:
+        table.add_column(name, no_wrap=True, justify="right" if name in RIGHT_ALIGNED else "left")
+    # The id gets the room the other columns leave (one space after each column).
+    others = sum(max(len(name), *(len(line[name]) for line in lines)) + 1 for name in names)
+    id_width = None if wide else max(MIN_ID, width - others - 1)
+    for row, line in zip(rows, lines, strict=True):
+        table.add_row(_short(row.workflow_id, id_width), *line.values())
     return table
+
+
+def _run_cells(row: RunRow, link: str | None, *, roomy: bool, wide: bool) -> dict[str, str]:
+    """One row's cells but the id, by column name, in column order."""
+    cells: dict[str, str] = {}
+    if roomy:
+        cells["run name"] = _short(row.run_name or "-", None if wide else ROOMY_NAME)
+    if wide:
+        cells["model"] = row.model or "-"
+    cells["outcome"] = row.shown_phase
+    cells["step"] = _steps(row)
+    cells["loss"] = _fmt(row.last_loss)
+    cells["best eval"] = "-" if row.best_eval is None else f"{row.best_eval:.3f}"
+    cells["duration"] = clock(row.duration_seconds)
+    if roomy:
+        cells["started (UTC)"] = f"{row.start_time:%Y-%m-%d %H:%M}"
+    if wide:
+        cells["web ui"] = link or "-"
+    return cells
+
+
+def _short(text: str, width: int | None) -> str:
+    if width is None or len(text) <= width:
+        return text
+    return "…" + text[-(width - 1) :]
+
+
+def _steps(row: RunRow) -> str:
+    step = row.step if row.step is not None else row.checkpoint_step
+    if step is None:
+        return "-"
+    return f"{step}/{row.max_steps}" if row.max_steps else str(step)
 
 
 def cancel_text(ack: CancelAck | None) -> str:
