@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import click
 
-from arkor_temporal.cli import codec, components, dev, reaper, runs, schedules, setup, spec
+from arkor_temporal.cli import codec, components, dev, doctor, reaper, runs, schedules, setup, spec
 from arkor_temporal.cli.app import cli
 from arkor_temporal.process import hard_exit
 from arkor_temporal.telemetry.tracing import shutdown_tracing
 
 COMMANDS: tuple[click.Command, ...] = (
     setup.setup,
+    doctor.doctor,
     runs.run,
     schedules.schedule,
     reaper.reaper,

@@ -11,6 +11,7 @@ from typing import NoReturn
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from temporalio.client import Client
 
 from arkor_temporal.cli.app import (
@@ -35,6 +36,7 @@ from arkor_temporal.cli.views.runs import (
 )
 from arkor_temporal.cli.views.watch import LiveRunView
 from arkor_temporal.client.connection import TemporalSettings
+from arkor_temporal.client.doctor import no_worker_warning
 from arkor_temporal.client.links import ENV_UI_URL, run_link
 from arkor_temporal.client.runs import (
     RunFilter,
@@ -112,6 +114,8 @@ def run_start(
         handle = await start_run(
             client, spec, task_queue=settings.task_queue, workflow_id=workflow_id
         )
+        if warning := await no_worker_warning(client, settings.task_queue):
+            errors.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
         link = run_link(settings.address, settings.namespace, handle.id)
         if not (wait or watch):
             started = {"workflow_id": handle.id, "run_id": handle.result_run_id, "web_ui": link}

@@ -194,3 +194,17 @@ async def test_list_fits_80_and_120_columns_and_wide_or_json_keep_everything(
         assert line.split()[0][-17:] == workflow_id[-17:]  # shortened from the front
     assert "run name" in roomy.stdout and "run name" not in narrow.stdout
     assert workflow_id in wide.stdout and row["web_ui"] in wide.stdout  # never cut
+
+
+async def test_start_warns_when_no_worker_polls_the_task_queue(
+    runs: Runs, command: Command, tmp_path: Path
+) -> None:
+    spec = str(write_spec(tmp_path))
+    alone = await command("run", "start", spec)
+    assert alone.code == 0  # the run is started all the same: a worker may come later
+    assert f"warning: no worker polls task queue {command.task_queue}" in alone.stderr
+    assert f"arkor-temporal worker --task-queue {command.task_queue}" in alone.stderr
+    async with runs.worker():
+        await command("run", "result", alone.stdout.strip())  # the late worker runs it
+        served = await command("run", "start", spec, "--wait")
+    assert served.code == 0 and "warning" not in served.stderr
