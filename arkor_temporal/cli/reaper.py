@@ -6,9 +6,14 @@ import click
 
 from arkor_temporal.cli.app import connected, console, emit, json_option, temporal_options
 from arkor_temporal.cli.inputs import parse_flag
-from arkor_temporal.cli.views.reaper import report_text
+from arkor_temporal.cli.views.reaper import report_text, uninstalled_text
 from arkor_temporal.client.connection import TemporalSettings
-from arkor_temporal.client.reaper import REAPER_SCHEDULE_ID, install_reaper, reap_now
+from arkor_temporal.client.reaper import (
+    REAPER_SCHEDULE_ID,
+    install_reaper,
+    reap_now,
+    uninstall_reaper,
+)
 from arkor_temporal.core.durations import parse_duration
 
 
@@ -25,6 +30,16 @@ def reaper_install(every: str, settings: TemporalSettings) -> None:
     interval = parse_flag("--every", parse_duration, every)
     done = connected(settings, lambda c: install_reaper(c, settings.task_queue, interval))
     console.print(f"reaper schedule {REAPER_SCHEDULE_ID} {done}: every {every}")
+
+
+@reaper.command("uninstall")
+@temporal_options
+def reaper_uninstall(settings: TemporalSettings) -> None:
+    """Delete the reaper's schedule; a reaper run in flight finishes its pass.
+
+    Says so and exits 0 when the reaper is not installed.
+    """
+    console.print(uninstalled_text(connected(settings, uninstall_reaper)), highlight=False)
 
 
 @reaper.command("run")

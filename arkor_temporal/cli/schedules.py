@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -14,14 +15,22 @@ from arkor_temporal.cli.app import (
     connected,
     console,
     emit,
+    errors,
     fail,
     json_option,
     temporal_options,
 )
 from arkor_temporal.cli.inputs import load_spec_or_exit, overrides_option, parse_flag, spec_argument
-from arkor_temporal.cli.views.schedules import created_text, schedule_table, schedules_table
+from arkor_temporal.cli.views.schedules import (
+    created_text,
+    deleted_text,
+    schedule_table,
+    schedules_table,
+    triggered_text,
+)
 from arkor_temporal.client import schedules
 from arkor_temporal.client.connection import TemporalSettings
+from arkor_temporal.client.links import run_link
 from arkor_temporal.core.durations import parse_instant
 
 
@@ -114,7 +123,11 @@ def schedule_list(as_json: bool, settings: TemporalSettings) -> None:
 @json_option
 @temporal_options
 def schedule_describe(name: str, as_json: bool, settings: TemporalSettings) -> None:
-    """Show a schedule: timing, state and note, the run it starts, next and recent runs."""
+    """Show a schedule: timing, state and note, the run it starts, next and recent runs.
+
+    Next run times are in the schedule's time zone (--timezone at create; UTC when
+    none), each with how far off it is.
+    """
     view = connected(settings, lambda client: schedules.describe_schedule(client, name))
     emit(as_json, view, schedule_table(view))
 
@@ -148,10 +161,26 @@ def schedule_unpause(name: str, note: str | None, settings: TemporalSettings) ->
 @schedule.command("trigger")
 @schedule_name
 @click.option("--overlap", type=overlap_choice, help="Override the overlap policy for this run.")
+@json_option
 @temporal_options
-def schedule_trigger(name: str, overlap: str | None, settings: TemporalSettings) -> None:
-    """Start the schedule's run now (also when paused; the overlap policy applies)."""
-    _act("triggered", lambda c: schedules.trigger_schedule(c, name, overlap), settings, name)
+def schedule_trigger(
+    name: str, overlap: str | None, as_json: bool, settings: TemporalSettings
+) -> None:
+    """Start the schedule's run now (also when paused; the overlap policy applies).
+
+    Prints the id of the run it started and its Web UI link, or that the run was
+    queued behind a running one; exit 2 when the overlap policy skipped it.
+    """
+    triggered = connected(settings, lambda c: schedules.trigger_schedule(c, name, overlap))
+    started = triggered.workflow_id
+    link = run_link(settings.address, settings.namespace, started) if started else None
+    if triggered.outcome == "skipped" and not as_json:
+        fail(triggered_text(triggered), EXIT_BAD_INPUT)
+    emit(as_json, {**triggered.model_dump(mode="json"), "web_ui": link}, triggered_text(triggered))
+    if link is not None and not as_json:
+        errors.print(f"Web UI: {link}", highlight=False, soft_wrap=True)
+    if triggered.outcome == "skipped":
+        sys.exit(EXIT_BAD_INPUT)
 
 
 @schedule.command("backfill")
@@ -182,7 +211,9 @@ def schedule_backfill(
 
 @schedule.command("delete")
 @schedule_name
+@json_option
 @temporal_options
-def schedule_delete(name: str, settings: TemporalSettings) -> None:
-    """Delete a schedule (runs it started go on)."""
-    _act("deleted", lambda c: schedules.delete_schedule(c, name), settings, name)
+def schedule_delete(name: str, as_json: bool, settings: TemporalSettings) -> None:
+    """Delete a schedule: runs it started go on (named); queued runs are dropped (counted)."""
+    deleted = connected(settings, lambda c: schedules.delete_schedule(c, name))
+    emit(as_json, deleted, deleted_text(deleted))

@@ -14,7 +14,7 @@ from arkor_temporal.client.connection import (
     TemporalSettings,
     TemporalUnavailableError,
 )
-from arkor_temporal.client.reaper import install_reaper, reap_now
+from arkor_temporal.client.reaper import install_reaper, reap_now, uninstall_reaper
 from arkor_temporal.client.runs import (
     RunAlreadyExistsError,
     RunFilter,
@@ -72,5 +72,6 @@ __all__ = [
     "run_record",
     "run_script",
     "start_run",
+    "uninstall_reaper",
     "wait_for_result",
 ]

@@ -17,6 +17,7 @@ from temporalio.client import (
     ScheduleUpdateInput,
 )
 
+from arkor_temporal.client.schedules import Deleted, delete_described, describe_or_none
 from arkor_temporal.core.models import ReaperInput, ReaperReport
 from arkor_temporal.core.names import WorkflowName
 
@@ -50,6 +51,16 @@ async def install_reaper(client: Client, task_queue: str, every: timedelta) -> s
 
         await client.get_schedule_handle(REAPER_SCHEDULE_ID).update(replace)
         return "updated"
+
+
+async def uninstall_reaper(client: Client) -> Deleted | None:
+    """Delete the reaper's schedule; None when it is not installed.
+
+    A reaper run in flight finishes its pass (``still_running`` names it).
+    """
+    handle = client.get_schedule_handle(REAPER_SCHEDULE_ID)
+    description = await describe_or_none(handle)
+    return None if description is None else await delete_described(handle, description)
 
 
 async def reap_now(client: Client, task_queue: str, *, dry_run: bool = False) -> ReaperReport:

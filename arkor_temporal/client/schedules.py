@@ -10,9 +10,12 @@ workflow renders it with the run's scheduled time. Overlap defaults to
 
 from __future__ import annotations
 
+import asyncio
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel
@@ -24,7 +27,9 @@ from temporalio.client import (
     ScheduleActionStartWorkflow,
     ScheduleAlreadyRunningError,
     ScheduleBackfill,
+    ScheduleDescription,
     ScheduleHandle,
+    ScheduleInfo,
     ScheduleIntervalSpec,
     ScheduleOverlapPolicy,
     SchedulePolicy,
@@ -33,6 +38,7 @@ from temporalio.client import (
 )
 from temporalio.service import RPCError, RPCStatusCode
 
+from arkor_temporal.client.connection import namespace_missing
 from arkor_temporal.client.runs import run_details, run_summary, start_attributes
 from arkor_temporal.core.durations import parse_duration
 from arkor_temporal.core.models import RunInput
@@ -216,9 +222,10 @@ class ActionView(BaseModel):
 class ScheduleRow(BaseModel):
     name: str
     timing: str
+    timezone: str  # the zone its times are given in: the one set at create, else UTC
     paused: bool
     note: str | None
-    next_action_times: list[datetime]
+    next_action_times: list[datetime]  # in ``timezone``, so JSON carries its offset
     recent_actions: list[ActionView]
 
 
@@ -234,6 +241,7 @@ class ScheduleView(ScheduleRow):
     workflow_id_prefix: str
     task_queue: str
     running: list[str]
+    queued: int
     actions_taken: int
     skipped_overlap: int
     created_at: datetime
@@ -243,20 +251,62 @@ def _handle(client: Client, name: str) -> ScheduleHandle:
     return client.get_schedule_handle(name)
 
 
-async def describe_schedule(client: Client, name: str) -> ScheduleView:
+async def describe_or_none(handle: ScheduleHandle) -> ScheduleDescription | None:
+    """The schedule's description, or None when there is no such schedule."""
     try:
-        description = await _handle(client, name).describe()
+        return await handle.describe()
     except RPCError as exc:
-        if exc.status == RPCStatusCode.NOT_FOUND:
-            raise ScheduleNotFoundError(name) from None
+        if exc.status == RPCStatusCode.NOT_FOUND and not namespace_missing(exc):
+            return None
         raise
-    schedule, info = description.schedule, description.info
-    action = schedule.action
+
+
+async def _description(client: Client, name: str) -> ScheduleDescription:
+    """Schedule ``name``'s description; ScheduleNotFoundError unless it starts training runs."""
+    description = await describe_or_none(_handle(client, name))
+    action = description.schedule.action if description else None
     if (
-        not isinstance(action, ScheduleActionStartWorkflow)
+        description is None
+        or not isinstance(action, ScheduleActionStartWorkflow)
         or action.workflow != WorkflowName.TRAINING_RUN
     ):
         raise ScheduleNotFoundError(name)
+    return description
+
+
+def _zone(spec: ScheduleSpec) -> ZoneInfo:
+    """The zone a schedule's times read in: its own, else UTC (also if this host lacks it)."""
+    try:
+        return ZoneInfo(spec.time_zone_name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def _in_zone(zone: ZoneInfo, times: Sequence[datetime]) -> list[datetime]:
+    return [t.astimezone(zone) for t in times]
+
+
+def _running(info: ScheduleInfo) -> list[str]:
+    return [
+        r.workflow_id
+        for r in info.running_actions
+        if isinstance(r, ScheduleActionExecutionStartWorkflow)
+    ]
+
+
+def _queued(description: ScheduleDescription) -> int:
+    """Actions waiting for a running one to end (buffer-one, buffer-all, cancel-other).
+
+    The SDK's ScheduleInfo leaves this count out; the response carries it.
+    """
+    return description.raw_description.info.buffer_size
+
+
+async def describe_schedule(client: Client, name: str) -> ScheduleView:
+    description = await _description(client, name)
+    schedule, info = description.schedule, description.info
+    action = schedule.action
+    assert isinstance(action, ScheduleActionStartWorkflow)  # checked by _description
     [run_input] = await client.data_converter.decode(action.args, [RunInput])
     summary = action.static_summary
     summary_text: str | None = (
@@ -265,14 +315,16 @@ async def describe_schedule(client: Client, name: str) -> ScheduleView:
         else summary
     )
     spec: RunSpec = run_input.spec
+    zone = _zone(schedule.spec)
     return ScheduleView(
         name=name,
         timing=await description.memo_value(TIMING_MEMO, _timing_of(schedule.spec)),
+        timezone=zone.key,
+        next_action_times=_in_zone(zone, info.next_action_times),
         paused=schedule.state.paused,
         note=schedule.state.note or None,
-        next_action_times=list(info.next_action_times),
         recent_actions=[ActionView.of(r) for r in info.recent_actions],
-        overlap=_OVERLAP_NAMES.get(schedule.policy.overlap, str(schedule.policy.overlap)),
+        overlap=_overlap_name(schedule.policy.overlap),
         pause_on_failure=schedule.policy.pause_on_failure,
         summary=summary_text,
         run_name=spec.name,
@@ -280,15 +332,16 @@ async def describe_schedule(client: Client, name: str) -> ScheduleView:
         max_steps=spec.max_steps,
         workflow_id_prefix=action.id,
         task_queue=action.task_queue,
-        running=[
-            r.workflow_id
-            for r in info.running_actions
-            if isinstance(r, ScheduleActionExecutionStartWorkflow)
-        ],
+        running=_running(info),
+        queued=_queued(description),
         actions_taken=info.num_actions,
         skipped_overlap=info.num_actions_skipped_overlap,
         created_at=info.created_at,
     )
+
+
+def _overlap_name(policy: ScheduleOverlapPolicy) -> str:
+    return _OVERLAP_NAMES.get(policy, str(policy))
 
 
 def _timing_of(spec: ScheduleSpec) -> str:
@@ -311,13 +364,15 @@ async def list_schedules(client: Client) -> list[ScheduleRow]:
             continue
         recent = entry.info.recent_actions if entry.info else []
         upcoming = entry.info.next_action_times if entry.info else []
+        zone = _zone(listed.spec)
         rows.append(
             ScheduleRow(
                 name=entry.id,
                 timing=await entry.memo_value(TIMING_MEMO, _timing_of(listed.spec)),
+                timezone=zone.key,
+                next_action_times=_in_zone(zone, upcoming),
                 paused=listed.state.paused,
                 note=listed.state.note or None,
-                next_action_times=list(upcoming),
                 recent_actions=[ActionView.of(r) for r in recent],
             )
         )
@@ -328,7 +383,7 @@ async def list_schedules(client: Client) -> list[ScheduleRow]:
 
 
 async def _existing(client: Client, name: str) -> ScheduleHandle:
-    await describe_schedule(client, name)  # raises ScheduleNotFoundError
+    await _description(client, name)  # raises ScheduleNotFoundError
     return _handle(client, name)
 
 
@@ -340,10 +395,94 @@ async def unpause_schedule(client: Client, name: str, note: str | None = None) -
     await (await _existing(client, name)).unpause(note=note or "unpaused with arkor-temporal")
 
 
-async def trigger_schedule(client: Client, name: str, overlap: str | None = None) -> None:
-    """Take the action now (also when paused), under the schedule's overlap policy by default."""
-    policy = OVERLAP_POLICIES[overlap] if overlap else None
-    await (await _existing(client, name)).trigger(overlap=policy)
+TriggerOutcome = Literal["started", "queued", "skipped", "unknown"]
+TRIGGER_WAIT = 10.0  # seconds: a schedule takes a trigger within a moment; never hang on one
+_TRIGGER_POLL = 0.2
+
+
+class Triggered(BaseModel):
+    """What became of one trigger: the run it started, or why it started none (yet)."""
+
+    schedule: str
+    outcome: TriggerOutcome
+    overlap: str  # the policy that applied
+    workflow_id: str | None = None
+    run_id: str | None = None
+    running: list[str]  # the schedule's runs that were running when it was triggered
+
+
+@dataclass(frozen=True)
+class _Tally:
+    """A schedule's counters; two of them, around a trigger, tell what became of it."""
+
+    actions: int
+    skipped: int  # skipped for overlap, or dropped from a full buffer
+    queued: int
+    recent: tuple[ScheduleActionExecutionStartWorkflow, ...]
+
+    @classmethod
+    def of(cls, description: ScheduleDescription) -> _Tally:
+        info, raw = description.info, description.raw_description.info
+        return cls(
+            actions=info.num_actions,
+            skipped=info.num_actions_skipped_overlap + raw.buffer_dropped,
+            queued=raw.buffer_size,
+            recent=tuple(
+                r.action
+                for r in info.recent_actions
+                if isinstance(r.action, ScheduleActionExecutionStartWorkflow)
+            ),
+        )
+
+    def since(
+        self, earlier: _Tally
+    ) -> tuple[TriggerOutcome, ScheduleActionExecutionStartWorkflow | None] | None:
+        """The trigger's outcome if these counters show one, else None (not taken yet)."""
+        seen = {a.workflow_id for a in earlier.recent}
+        new = [a for a in self.recent if a.workflow_id not in seen]
+        if self.actions > earlier.actions and new:
+            # A scheduled action due at the same moment would look the same; take the newest.
+            return "started", new[-1]
+        if self.skipped > earlier.skipped:
+            return "skipped", None
+        if self.queued > earlier.queued:
+            return "queued", None
+        return None
+
+
+async def _outcome(
+    handle: ScheduleHandle, earlier: _Tally
+) -> tuple[TriggerOutcome, ScheduleActionExecutionStartWorkflow | None]:
+    """Poll the schedule until its counters show what became of the trigger."""
+    while True:
+        seen = _Tally.of(await handle.describe()).since(earlier)
+        if seen is not None:
+            return seen
+        await asyncio.sleep(_TRIGGER_POLL)
+
+
+async def trigger_schedule(client: Client, name: str, overlap: str | None = None) -> Triggered:
+    """Take the action now (also when paused), under the schedule's overlap policy by default.
+
+    Temporal's trigger returns nothing, so this watches the schedule's counters for up
+    to TRIGGER_WAIT seconds to learn whether the run started, was queued behind a running
+    one, or was skipped ("unknown" when none of these showed in time).
+    """
+    before = await _description(client, name)
+    handle = _handle(client, name)
+    await handle.trigger(overlap=OVERLAP_POLICIES[overlap] if overlap else None)
+    try:
+        outcome, started = await asyncio.wait_for(_outcome(handle, _Tally.of(before)), TRIGGER_WAIT)
+    except TimeoutError:
+        outcome, started = "unknown", None
+    return Triggered(
+        schedule=name,
+        outcome=outcome,
+        overlap=overlap or _overlap_name(before.schedule.policy.overlap),
+        workflow_id=started.workflow_id if started else None,
+        run_id=started.first_execution_run_id if started else None,
+        running=_running(before.info),
+    )
 
 
 async def backfill_schedule(
@@ -358,6 +497,28 @@ async def backfill_schedule(
     )
 
 
-async def delete_schedule(client: Client, name: str) -> None:
-    """Delete the schedule; runs it already started go on."""
-    await (await _existing(client, name)).delete()
+class Deleted(BaseModel):
+    """What deleting a schedule left running and what it dropped."""
+
+    schedule: str
+    still_running: list[str]  # runs it started: deleting a schedule stops none of them
+    dropped_queued: int  # actions that were waiting for a running one to end
+
+
+async def delete_described(handle: ScheduleHandle, description: ScheduleDescription) -> Deleted:
+    """Delete the schedule ``description`` describes; say what that leaves and drops.
+
+    The counts are those of the description: a run starting in between is not in them.
+    """
+    await handle.delete()
+    return Deleted(
+        schedule=handle.id,
+        still_running=_running(description.info),
+        dropped_queued=_queued(description),
+    )
+
+
+async def delete_schedule(client: Client, name: str) -> Deleted:
+    """Delete the schedule; runs it already started go on, queued ones are dropped."""
+    description = await _description(client, name)
+    return await delete_described(_handle(client, name), description)

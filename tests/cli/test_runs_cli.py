@@ -129,7 +129,12 @@ async def test_unknown_run_ids_and_bad_flags_are_refused_clearly(command: Comman
     assert both.code == 2 and "not both" in both.stderr
     profile = await command("run", "list", "--profile", "nope")
     assert profile.code == 2 and "Profile 'nope' not found" in profile.stderr
-    for args in (("run", "list"), ("run", "status", "no-such-run"), ("schedule", "list")):
+    for args in (
+        ("run", "list"),
+        ("run", "status", "no-such-run"),
+        ("schedule", "list"),
+        ("schedule", "describe", "nightly"),
+    ):
         # A missing namespace is not a missing run: it is named, with the fix, no traceback.
         elsewhere = await command(*args, "--namespace", "no-such-namespace")
         assert elsewhere.code == 2, (args, elsewhere.stderr)

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from temporalio.client import WorkflowExecutionStatus
 
+from arkor_temporal.client.links import run_link
 from arkor_temporal.client.runs import get_run, wait_for_result
 from arkor_temporal.core.models import RunStatus
 from arkor_temporal.core.search_attributes import RUN_NAME
@@ -47,11 +50,17 @@ class Schedules:
             what=f"schedule {name} to show {what}",
         )
 
+    async def trigger(self, name: str, *flags: str) -> dict:
+        """``trigger --json``: what became of the trigger (it waits until that shows)."""
+        triggered: dict = (await self("trigger", name, "--json", *flags)).json()
+        return triggered
+
     async def triggered_action(self, name: str) -> dict:
-        """Trigger the schedule and wait for the action it shows: the run it started."""
-        assert (await self("trigger", name)).code == 0
-        described = await self.describe_when(name, lambda v: v["recent_actions"], "an action")
-        action: dict = described["recent_actions"][0]
+        """Trigger the schedule: the action it shows for the run the trigger reported."""
+        triggered = await self.trigger(name)
+        assert triggered["outcome"] == "started", triggered
+        actions = (await self.describe(name))["recent_actions"]
+        [action] = [a for a in actions if a["workflow_id"] == triggered["workflow_id"]]
         return action
 
     async def clean_up(self, name: str) -> None:
@@ -97,8 +106,11 @@ async def test_create_describe_list_trigger_delete(
     assert status["summary"] == view["summary"], "a scheduled run is an ordinary run"
     text = await schedules("describe", name)
     assert workflow_id in text.stdout and "every 1:00:00" in text.stdout
+    assert f"[{name}] Fine-tune cli-" in text.stdout, "the summary is not taken for markup"
 
-    assert (await schedules("delete", name)).code == 0
+    deleted = await schedules("delete", name, "--json")
+    assert deleted.code == 0, deleted.stderr
+    assert deleted.json() == {"schedule": name, "still_running": [], "dropped_queued": 0}
     gone = await schedules("describe", name)
     assert gone.code == 2 and f"no schedule named '{name}'" in gone.stderr
 
@@ -126,20 +138,87 @@ async def test_paused_schedule_starts_nothing_until_unpaused(
     await schedules.clean_up(name)
 
 
-async def test_overlap_skip_prevents_a_second_concurrent_run(
-    schedules: Schedules, tmp_path: Path
+async def test_trigger_names_its_run_and_overlap_skip_refuses_a_second_one(
+    schedules: Schedules, command: Command, tmp_path: Path
 ) -> None:
     # No worker polls this task queue: the first run stays open, so the second overlaps.
     name = schedule_name()
     assert (await schedules("create", name, str(write_spec(tmp_path)), "--every", "1d")).code == 0
-    assert (await schedules("trigger", name)).code == 0
-    await schedules.describe_when(name, lambda v: v["running"], "a running workflow")
-    assert (await schedules("trigger", name)).code == 0
-    view = await schedules.describe_when(
-        name, lambda v: v["skipped_overlap"] >= 1, "a skipped overlap"
+    first = await schedules("trigger", name)
+    assert first.code == 0, first.stderr
+    [workflow_id] = re.findall(rf"started (train-{name}-\S+)", first.stdout)
+    run = await command.client.get_workflow_handle(workflow_id).describe()
+    assert run.workflow_type == "TrainingRun" and run.status is WorkflowExecutionStatus.RUNNING
+    address, namespace = command.client.service_client.config.target_host, command.client.namespace
+    assert f"Web UI: {run_link(address, namespace, workflow_id, {})}" in first.stderr
+
+    second = await schedules("trigger", name)
+    assert second.code == 2, (second.stdout, second.stderr)
+    assert f"started no run: overlap skip and {workflow_id} is still running" in second.stderr
+    assert "Web UI" not in second.stderr
+    as_json = await schedules("trigger", name, "--json")
+    assert as_json.code == 2 and as_json.json()["outcome"] == "skipped", as_json.stdout
+    view = await schedules.describe(name)
+    assert (view["actions_taken"], view["running"], view["skipped_overlap"]) == (
+        1,
+        [workflow_id],
+        2,
     )
-    assert (view["actions_taken"], len(view["running"]), view["skipped_overlap"]) == (1, 1, 1)
     await schedules.clean_up(name)
+
+
+async def test_delete_keeps_started_runs_running_and_drops_the_queued_ones(
+    schedules: Schedules, command: Command, tmp_path: Path
+) -> None:
+    # No worker: the started run stays open, so buffer-one queues the next trigger behind it.
+    name, spec = schedule_name(), str(write_spec(tmp_path))
+    created = await schedules("create", name, spec, "--every", "1d", "--overlap", "buffer-one")
+    assert created.code == 0, created.stderr
+    started = await schedules.trigger(name)
+    assert started["outcome"] == "started" and started["web_ui"], started
+    queued = await schedules.trigger(name)
+    assert (queued["outcome"], queued["workflow_id"], queued["web_ui"]) == ("queued", None, None)
+    assert queued["running"] == [started["workflow_id"]]
+    assert (await schedules.describe(name))["queued"] == 1
+
+    deleted = await schedules("delete", name)
+    assert deleted.code == 0, deleted.stderr
+    assert (
+        f"1 run it started keeps running (deleting a schedule stops no run): "
+        f"{started['workflow_id']}" in deleted.stdout
+    )
+    assert "1 queued run dropped" in deleted.stdout
+    run = command.client.get_workflow_handle(started["workflow_id"])
+    assert (await run.describe()).status is WorkflowExecutionStatus.RUNNING
+    await run.terminate("test over")
+
+
+async def test_next_runs_are_given_in_the_schedules_time_zone(
+    schedules: Schedules, tmp_path: Path
+) -> None:
+    spec = str(write_spec(tmp_path))
+    tokyo, utc = schedule_name(), schedule_name()
+    for name, zone in ((tokyo, ("--timezone", "Asia/Tokyo")), (utc, ())):
+        created = await schedules("create", name, spec, "--cron", "0 2 * * *", "--paused", *zone)
+        assert created.code == 0, created.stderr
+    view = await schedules.describe(tokyo)
+    assert view["timezone"] == "Asia/Tokyo" and view["next_action_times"]
+    assert all(t.endswith("T02:00:00+09:00") for t in view["next_action_times"]), view
+    assert (await schedules.describe(utc))["next_action_times"][0].endswith("T02:00:00Z")
+    text = (await schedules("describe", tokyo)).stdout
+    assert re.search(r"next runs \(Asia/Tokyo\).*02:00:00\+09:00 \(in \d+ (h|min)", text), text
+    rows = await eventually(
+        lambda: schedules("list", "--json"),
+        lambda done: {tokyo, utc} <= {row["name"] for row in done.json()},
+        within=20,
+        interval=POLL_INTERVAL,
+        what=f"`schedule list` to show {tokyo} and {utc}",
+    )
+    listed = {row["name"]: row for row in rows.json()}
+    assert (listed[tokyo]["timezone"], listed[utc]["timezone"]) == ("Asia/Tokyo", "UTC")
+    assert listed[tokyo]["next_action_times"][0].endswith("T02:00:00+09:00"), listed[tokyo]
+    for name in (tokyo, utc):
+        await schedules.clean_up(name)
 
 
 async def test_backfill_runs_the_missed_intervals_one_after_another(
