@@ -32,7 +32,7 @@ STEPS_PER_SECOND = 100.0
 # Configuration a developer may have exported; a test that needs one sets it itself.
 ISOLATED_PREFIXES = ("TEMPORAL_", "ARKOR_")
 # Switches of the test run itself, not configuration of the code under test.
-KEPT_VARIABLES = {"ARKOR_RECORD_HISTORIES"}
+KEPT_VARIABLES = {"ARKOR_RECORD_HISTORIES", "ARKOR_REQUIRE_BROWSER"}
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 import click
 
-from arkor_temporal.cli import codec, components, dev, doctor, reaper, runs, schedules, setup, spec
+from arkor_temporal.cli import (
+    codec,
+    components,
+    dev,
+    doctor,
+    reaper,
+    reports,
+    runs,
+    schedules,
+    setup,
+    spec,
+)
 from arkor_temporal.cli.app import cli
 from arkor_temporal.process import hard_exit
 from arkor_temporal.telemetry.tracing import shutdown_tracing
@@ -23,6 +34,8 @@ COMMANDS: tuple[click.Command, ...] = (
 )
 for command in COMMANDS:
     cli.add_command(command)
+runs.run.add_command(reports.report)
+runs.run.add_command(reports.compare)
 
 
 def main() -> None:
