@@ -6,6 +6,8 @@ import os
 import sys
 from typing import NoReturn
 
+EXIT_INTERRUPTED = 130  # Ctrl-C: 128 + SIGINT, as a shell reports it
+
 
 def hard_exit(code: object, status: int | None = None) -> NoReturn:
     """Exit without interpreter teardown, after flushing output.

@@ -232,6 +232,8 @@ class TrainingRun:
             ],
             best_eval_step=best.step if (best := best_checkpoint(self._progress.evals)) else None,
             links=self._links,
+            hook_failures=self._progress.hook_failures,
+            notifications=self._progress.deliveries,
         )
 
     @workflow.query(

@@ -33,7 +33,7 @@ from arkor_temporal.cli.app import (
 )
 from arkor_temporal.cli.extras import require_local_extra
 from arkor_temporal.cli.inputs import load_spec_or_exit, overrides_option
-from arkor_temporal.cli.runs import report_result
+from arkor_temporal.cli.runs import reattach_hint, report_result
 from arkor_temporal.cli.views.stack import stack_status_text
 from arkor_temporal.client.connection import ConnectionSettingsError, TemporalSettings
 from arkor_temporal.client.runs import start_run
@@ -47,9 +47,9 @@ from arkor_temporal.dev.stack import (
     PortInUseError,
     StackSettingsError,
 )
+from arkor_temporal.process import EXIT_INTERRUPTED
 
 EXIT_NOT_RUNNING = 3  # `dev status`: no part of the stack runs
-EXIT_INTERRUPTED = 130  # `dev run`: Ctrl+C (128 + SIGINT, as a shell reports it)
 
 
 @click.group()
@@ -229,27 +229,21 @@ def _explain_interruption(stack: DevStack, workflow_id: str | None, stopped: lis
     if workflow_id is None:  # up() stops what it started when it is interrupted itself
         say("interrupted before a run started; nothing this command started is left running")
         return
-    flags = _connection_flags(stack)
-    watch = f"`arkor-temporal run watch {workflow_id}{flags}`"
-    cancel = f"`arkor-temporal run cancel {workflow_id}{flags} --reason ...`"
+    hint = reattach_hint(workflow_id, _connection_flags(stack))
     if not stopped:
-        say(
-            f"interrupted: run {workflow_id} goes on on the local stack; follow it again "
-            f"with {watch}, or cancel it with {cancel}"
-        )
+        say(f"interrupted: run {workflow_id} goes on on the local stack; {hint}")
         return
     if "temporal" in stopped or "emulator" in stopped:
         # Temporal's database and the emulator's jobs are kept in the state directory.
         say(
             f"interrupted: stopped {', '.join(stopped)}, so run {workflow_id} is paused, not "
             f"ended. It goes on from where it was after `{_up_command(stack)}` "
-            f"in this directory; then follow it with {watch}, or cancel it with {cancel}"
+            f"in this directory; then {hint}"
         )
         return
     say(
         f"interrupted: stopped the worker, so run {workflow_id} waits on the running stack for "
-        f"one; `arkor-temporal dev up` starts it again; then follow it with {watch}, or cancel "
-        f"it with {cancel}"
+        f"one; `arkor-temporal dev up` starts it again; then {hint}"
     )
 
 

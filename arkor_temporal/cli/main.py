@@ -6,6 +6,7 @@ import click
 
 from arkor_temporal.cli import (
     codec,
+    completion,
     components,
     dev,
     doctor,
@@ -31,6 +32,7 @@ COMMANDS: tuple[click.Command, ...] = (
     components.emulator,
     codec.codec_server,
     spec.spec,
+    completion.completion,
 )
 for command in COMMANDS:
     cli.add_command(command)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import getpass
 import json
 import sys
 import webbrowser
+from collections.abc import Callable
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import click
 from rich.console import Console
@@ -25,6 +27,7 @@ from arkor_temporal.cli.app import (
     temporal_options,
 )
 from arkor_temporal.cli.inputs import load_spec_or_exit, overrides_option, parse_flag, spec_argument
+from arkor_temporal.cli.views.logs import LogLine, record_lines
 from arkor_temporal.cli.views.runs import (
     cancel_text,
     evals_table,
@@ -43,16 +46,20 @@ from arkor_temporal.client.runs import (
     RunHandle,
     cancel_run,
     describe_run,
+    describe_training_run,
     exit_code,
     follow_run,
     get_run,
     list_runs,
     run_record,
+    run_spec,
     start_run,
     wait_for_result,
 )
 from arkor_temporal.core.durations import parse_since
 from arkor_temporal.core.models import Phase, RunResult
+from arkor_temporal.core.spec import SpecError, apply_overrides, parse_spec, spec_data
+from arkor_temporal.process import EXIT_INTERRUPTED
 
 
 @click.group()
@@ -61,12 +68,26 @@ def run() -> None:
 
 
 run_id_argument = click.argument("workflow_id", metavar="ID")
+LOG_POLL_SECONDS = 1.0  # `run logs --follow`: how often the record is read again
+
+
+def wait_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``--wait`` and ``--watch``, for the commands that start a run."""
+    func = click.option(
+        "--watch", is_flag=True, help="Like --wait, with the live view of `run watch`."
+    )(func)
+    return click.option(
+        "--wait", is_flag=True, help="Wait for the result; exit non-zero unless it completed."
+    )(func)
+
+
 WIDE_LINES = 1000
 
 
 async def _watch_live(handle: RunHandle, screen: Console) -> RunResult:
     """Show the run's live view on ``screen`` until it closes; return its result."""
-    with LiveRunView(handle.id, screen) as view:
+    started_at = (await describe_training_run(handle)).start_time
+    with LiveRunView(handle.id, screen, started_at) as view:
         async for snapshot in follow_run(handle):
             view.show(snapshot)
         result = await wait_for_result(handle)
@@ -91,10 +112,7 @@ async def report_result(handle: RunHandle, *, live: bool, as_json: bool) -> int:
 @spec_argument
 @overrides_option("Override a spec field, e.g. maxSteps=200 (repeatable).")
 @click.option("--id", "workflow_id", help="Workflow id (default: train-<name>-<timestamp>).")
-@click.option(
-    "--wait", is_flag=True, help="Wait for the result; exit non-zero unless it completed."
-)
-@click.option("--watch", is_flag=True, help="Like --wait, with the live view of `run watch`.")
+@wait_options
 @json_option
 @temporal_options
 def run_start(
@@ -110,24 +128,45 @@ def run_start(
     if wait and watch:
         fail("give --wait or --watch, not both", EXIT_BAD_INPUT)
 
+    started: list[str] = []  # the run's id, for Ctrl-C's message
+
     async def go(client: Client) -> int:
         handle = await start_run(
             client, spec, task_queue=settings.task_queue, workflow_id=workflow_id
         )
-        if warning := await no_worker_warning(client, settings.task_queue):
-            errors.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
-        link = run_link(settings.address, settings.namespace, handle.id)
-        if not (wait or watch):
-            started = {"workflow_id": handle.id, "run_id": handle.result_run_id, "web_ui": link}
-            emit(as_json, started, handle.id)
-            _show_link(link, as_json)
-            return 0
-        errors.print(f"started {handle.id}", highlight=False)
-        _show_link(link, as_json)
-        return await report_result(handle, live=watch, as_json=as_json)
+        started.append(handle.id)
+        return await _after_start(client, handle, settings, wait=wait, watch=watch, as_json=as_json)
 
     spec = load_spec_or_exit(spec_path, overrides)  # validated before anything starts
-    sys.exit(connected(settings, go))
+    try:
+        code = connected(settings, go)
+    except KeyboardInterrupt:
+        _interrupted(started[0] if started else None)
+    sys.exit(code)
+
+
+async def _after_start(
+    client: Client,
+    handle: RunHandle,
+    settings: TemporalSettings,
+    *,
+    wait: bool,
+    watch: bool,
+    as_json: bool,
+) -> int:
+    """What `run start` and `run rerun` print once the run is started: its id (or JSON)
+    and Web UI link, a warning when no worker polls; with --wait/--watch, its result."""
+    if warning := await no_worker_warning(client, settings.task_queue):
+        errors.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
+    link = run_link(settings.address, settings.namespace, handle.id)
+    if not (wait or watch):
+        started = {"workflow_id": handle.id, "run_id": handle.result_run_id, "web_ui": link}
+        emit(as_json, started, handle.id)
+        _show_link(link, as_json)
+        return 0
+    errors.print(f"started {handle.id}", highlight=False)
+    _show_link(link, as_json)
+    return await report_result(handle, live=watch, as_json=as_json)
 
 
 @run.command("status")
@@ -135,11 +174,14 @@ def run_start(
 @json_option
 @temporal_options
 def run_status(workflow_id: str, as_json: bool, settings: TemporalSettings) -> None:
-    """Show a run: summary, search attributes, live details (or its result once ended)."""
+    """Show a run: summary, search attributes, live details (or its result once ended),
+    hook failures and undelivered notifications, and its loss and eval-score curves."""
 
     async def go(client: Client) -> None:
-        info = await describe_run(get_run(client, workflow_id))
-        emit(as_json, info, status_view(info))
+        handle = get_run(client, workflow_id)
+        info = await describe_run(handle)
+        record = None if as_json else await run_record(handle)  # the curves
+        emit(as_json, info, status_view(info, record, console.width))
         _show_link(run_link(settings.address, settings.namespace, workflow_id), as_json)
 
     connected(settings, go)
@@ -208,9 +250,11 @@ def run_evals(workflow_id: str, as_json: bool, settings: TemporalSettings) -> No
 def run_watch(workflow_id: str, as_json: bool, settings: TemporalSettings) -> None:
     """Follow a run live until it ends; the exit code tells how it ended.
 
-    Progress over steps, loss and eval-loss sparklines, checkpoints as they land,
-    then the result (with the stop or cancel reason). With --json the live view
-    goes to stderr and the result JSON to stdout.
+    The header counts from the run's start: step/max, elapsed, throughput, ETA,
+    loss, eval loss and the best checkpoint so far; then the loss and eval-score
+    curves, checkpoints and evaluations as they land, and the result (with the
+    stop or cancel reason). With --json the live view goes to stderr and the
+    result JSON to stdout. Ctrl-C leaves the run running and exits 130.
     """
     _exit_with_result(settings, workflow_id, live=True, as_json=as_json)
 
@@ -231,10 +275,34 @@ def _exit_with_result(
 
     async def go(client: Client) -> int:
         handle = get_run(client, workflow_id)
-        await describe_run(handle)  # an unknown id fails here, clearly
+        await describe_training_run(handle)  # an unknown id fails here, clearly
         return await report_result(handle, live=live, as_json=as_json)
 
-    sys.exit(connected(settings, go))
+    try:
+        code = connected(settings, go)
+    except KeyboardInterrupt:
+        _interrupted(workflow_id)
+    sys.exit(code)
+
+
+def reattach_hint(workflow_id: str, flags: str = "") -> str:
+    """How to reach a run again after leaving it (``flags``: the connection flags it needs)."""
+    watch = f"`arkor-temporal run watch {workflow_id}{flags}`"
+    cancel = f"`arkor-temporal run cancel {workflow_id}{flags} --reason ...`"
+    return f"follow it again with {watch}, or cancel it with {cancel}"
+
+
+def _interrupted(workflow_id: str | None) -> NoReturn:
+    """Ctrl-C while following a run: it goes on (a worker runs it, not this command)."""
+    if workflow_id is None:
+        fail("interrupted before the run started", EXIT_INTERRUPTED)
+    errors.print(
+        f"\ninterrupted: run {workflow_id} goes on (a worker runs it, not this command); "
+        f"{reattach_hint(workflow_id)}",
+        highlight=False,
+        soft_wrap=True,
+    )
+    sys.exit(EXIT_INTERRUPTED)
 
 
 @run.command("list")
@@ -335,3 +403,78 @@ def run_cancel(
         emit(as_json, sent if ack is None else ack, cancel_text(ack))
 
     connected(settings, go)
+
+
+@run.command("logs")
+@run_id_argument
+@click.option("--follow", "-f", is_flag=True, help="Keep printing new lines until the run ends.")
+@temporal_options
+def run_logs(workflow_id: str, follow: bool, settings: TemporalSettings) -> None:
+    """A run's log: training logs as Arkor's Studio prints them (step=N loss=X evalLoss=Y),
+    checkpoints, evaluations, failed hooks, notifications and the outcome.
+
+    The training lines come from the run's recorded metrics series (each logged step
+    until the series holds metricsPoints, every other one and so on after that), and
+    with --follow also from the stream's latest log as it lands. Ctrl-C stops
+    following (exit 130); the run goes on.
+    """
+
+    async def go(client: Client) -> None:
+        handle = get_run(client, workflow_id)
+        printed: set[LogLine] = set()
+        while True:
+            record = await run_record(handle)
+            for line in record_lines(record):
+                if line not in printed:
+                    printed.add(line)
+                    click.echo(line.text)
+            if record.result is not None or not follow:
+                return
+            await asyncio.sleep(LOG_POLL_SECONDS)
+
+    try:
+        connected(settings, go)
+    except KeyboardInterrupt:
+        _interrupted(workflow_id)
+
+
+@run.command("rerun")
+@run_id_argument
+@overrides_option("Change a field of the run's spec, e.g. learningRate=1e-4 (repeatable).")
+@click.option("--id", "new_id", help="Workflow id of the new run (default: train-<name>-<time>).")
+@wait_options
+@json_option
+@temporal_options
+def run_rerun(
+    workflow_id: str,
+    overrides: tuple[str, ...],
+    new_id: str | None,
+    wait: bool,
+    watch: bool,
+    as_json: bool,
+    settings: TemporalSettings,
+) -> None:
+    """Start a new run with the spec of run ID, changed by --set; print the new id.
+
+    The spec is the one the run was started with (from Temporal, not from a file), so
+    a rerun needs no copy of it. The new run is independent: its own id, job and result.
+    """
+    if wait and watch:
+        fail("give --wait or --watch, not both", EXIT_BAD_INPUT)
+    started: list[str] = []
+
+    async def go(client: Client) -> int:
+        original = await run_spec(client, workflow_id)
+        try:
+            spec = parse_spec(apply_overrides(spec_data(original), list(overrides)), workflow_id)
+        except SpecError as exc:
+            fail(exc, EXIT_BAD_INPUT)
+        handle = await start_run(client, spec, task_queue=settings.task_queue, workflow_id=new_id)
+        started.append(handle.id)
+        return await _after_start(client, handle, settings, wait=wait, watch=watch, as_json=as_json)
+
+    try:
+        code = connected(settings, go)
+    except KeyboardInterrupt:
+        _interrupted(started[0] if started else None)
+    sys.exit(code)

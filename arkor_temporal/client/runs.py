@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -50,6 +50,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from arkor_temporal.client.connection import namespace_missing
 from arkor_temporal.core import search_attributes as sa
 from arkor_temporal.core.evals import CheckpointEval
+from arkor_temporal.core.hooks import HookOutcome
 from arkor_temporal.core.models import (
     CancelAck,
     CancelOutcome,
@@ -67,6 +68,7 @@ from arkor_temporal.core.models import (
 )
 from arkor_temporal.core.names import RESULT_MEMO, ActivityName, TrainingRunMessage, WorkflowName
 from arkor_temporal.core.naming import slug
+from arkor_temporal.core.notifications import DeliveryRecord
 from arkor_temporal.core.spec import RunSpec
 
 # By name, not by class: clients never import workflow (or activity) code.
@@ -273,8 +275,8 @@ class RunInfo(BaseModel):
     live: LiveProgress | None = None  # the latest log, fresher than ``status`` between batches
 
 
-async def describe_run(handle: RunHandle) -> RunInfo:
-    """The run's state: live (queries) while it runs, its result once it has ended."""
+async def describe_training_run(handle: RunHandle) -> WorkflowExecutionDescription:
+    """The execution's description; RunNotFoundError unless it is a training run."""
     try:
         description = await handle.describe()
     except RPCError as exc:
@@ -283,6 +285,12 @@ async def describe_run(handle: RunHandle) -> RunInfo:
         raise
     if description.workflow_type != WorkflowName.TRAINING_RUN:
         raise RunNotFoundError(handle.id)
+    return description
+
+
+async def describe_run(handle: RunHandle) -> RunInfo:
+    """The run's state: live (queries) while it runs, its result once it has ended."""
+    description = await describe_training_run(handle)
     row = RunRow.of(description)
     running = row.running
     cursor = await stream_cursor(description) if running else None
@@ -342,22 +350,58 @@ async def query_metrics(handle: RunHandle) -> list[MetricPoint]:
 
 @dataclass(frozen=True)
 class RunRecord:
-    """What a run has recorded so far: its metrics series and its checkpoint evaluations."""
+    """What a run has recorded so far: metrics series, checkpoints, evaluations, hook
+    failures and notifications; the result once it has ended, the stream's latest log
+    while it runs."""
 
     series: list[MetricPoint]
     evals: list[CheckpointEval]
+    checkpoints: list[int] = field(default_factory=list)
+    hook_failures: list[HookOutcome] = field(default_factory=list)
+    notifications: list[DeliveryRecord] = field(default_factory=list)
+    result: RunResult | None = None
+    live: LiveProgress | None = None
 
 
 async def run_record(handle: RunHandle) -> RunRecord:
     """From the live run (queries) while it runs, from its result once it has ended."""
-    description = await handle.describe()
+    description = await describe_training_run(handle)
     if description.status == WorkflowExecutionStatus.RUNNING:
         evals: list[CheckpointEval] | None = await _query(
             handle, TrainingRunMessage.EVALUATIONS, list[CheckpointEval]
         )
-        return RunRecord(await query_metrics(handle), evals or [])
+        status = await query_status(handle)
+        cursor = await stream_cursor(description)
+        return RunRecord(
+            await query_metrics(handle),
+            evals or [],
+            checkpoints=status.checkpoints if status else [],
+            hook_failures=status.hook_failures if status else [],
+            notifications=status.notifications if status else [],
+            live=cursor.progress if cursor else None,
+        )
     result = await wait_for_result(handle)
-    return RunRecord(result.series, result.evals)
+    return RunRecord(
+        result.series,
+        result.evals,
+        checkpoints=[c.step for c in result.checkpoints],
+        hook_failures=result.hook_failures,
+        notifications=result.notifications,
+        result=result,
+    )
+
+
+async def run_spec(client: Client, workflow_id: str) -> RunSpec:
+    """The spec the run was started with (its latest execution's input: a continued run
+    carries the same spec); RunNotFoundError for an unknown id."""
+    handle = get_run(client, workflow_id)
+    await describe_training_run(handle)
+    async for event in handle.fetch_history_events():
+        attributes = event.workflow_execution_started_event_attributes
+        [run_input] = await client.data_converter.decode(attributes.input.payloads, [RunInput])
+        assert isinstance(run_input, RunInput)
+        return run_input.spec
+    raise RunNotFoundError(handle.id)
 
 
 async def live_details(handle: RunHandle) -> str | None:

@@ -13,10 +13,8 @@ import traceback
 from collections.abc import Callable, Coroutine
 from typing import Any, NoReturn
 
-from arkor_temporal.process import hard_exit
+from arkor_temporal.process import EXIT_INTERRUPTED, hard_exit
 from arkor_temporal.telemetry.tracing import shutdown_tracing
-
-EXIT_INTERRUPTED = 130  # the shell's code for Ctrl-C
 
 
 def run_script(main: Callable[[], Coroutine[Any, Any, int | None]]) -> NoReturn:

@@ -440,3 +440,5 @@ class StatusView(Model):
     evals: list[EvalPoint] = Field(default_factory=list)
     best_eval_step: int | None = None
     links: int
+    hook_failures: list[HookOutcome] = Field(default_factory=list)
+    notifications: list[DeliveryRecord] = Field(default_factory=list)

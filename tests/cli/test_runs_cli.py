@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import re
+import signal
 import uuid
 from pathlib import Path
 
+from temporalio.client import WorkflowExecutionStatus
+
+from arkor_temporal.client.runs import get_run
 from tests.support.cli import (
     DISK_FULL_BACKEND,
     POLL_INTERVAL,
@@ -17,6 +21,8 @@ from tests.support.cli import (
 from tests.support.evals import triage_cases
 from tests.support.runs import Runs
 from tests.support.waiting import eventually
+
+BRAILLE = re.compile("[\u2801-\u28ff]{3}")  # a drawn curve
 
 
 async def test_status_shows_summary_and_live_details_then_watch_list_result(
@@ -64,7 +70,7 @@ async def test_status_shows_summary_and_live_details_then_watch_list_result(
         assert watched.code == 0, watched.stderr
         assert "checkpoint saved at step 20" in watched.stdout
         assert "checkpoint saved at step 40" in watched.stdout
-        assert re.search("[▁▂▃▄▅▆▇█]{5}", watched.stdout), "loss sparkline"
+        assert BRAILLE.search(watched.stdout), "the loss curve"
         assert "completed: training completed" in watched.stdout
 
     result = await command("run", "result", workflow_id, "--json")
@@ -163,16 +169,45 @@ async def test_a_workflow_id_is_never_reused_running_or_closed(
     assert result.json()["reason"].endswith("done with it")
 
 
-async def test_watch_shows_eval_scores_as_they_land(
+async def test_watch_logs_status_and_rerun_of_an_evaluated_run(
     runs: Runs, command: Command, tmp_path: Path
 ) -> None:
     spec = write_spec(tmp_path, evals={"cases": triage_cases()[:4]})
     async with runs.worker():
-        watched = await command("run", "start", str(spec), "--watch")
+        watched = await command("run", "start", str(spec), "--watch", "--id", f"w-{uuid.uuid4()}")
+        workflow_id = watched.stderr.split("started ", 1)[1].split()[0]
+        logs = await command("run", "logs", workflow_id)
+        status = await command("run", "status", workflow_id, columns=100)
+        rerun = await command(
+            "run", "rerun", workflow_id, "--set", "maxSteps=20", "--wait", "--json"
+        )
     assert watched.code == 0, watched.stderr
     for step in (20, 40):
         assert re.search(rf"eval of checkpoint {step}: score \d\.\d{{3}}", watched.stdout)
     assert "completed: training completed" in watched.stdout
+    assert re.search(r"step 40/40 .*\d:\d\d:\d\d elapsed", watched.stdout)
+    assert re.search(r"best checkpoint (20|40) \(score \d\.\d{3}\)", watched.stdout)
+    assert BRAILLE.search(watched.stdout) and "eval score" in watched.stdout  # the curves
+    # The log, in step order: training lines as Studio prints them, then what happened.
+    lines = logs.stdout.splitlines()
+    assert (
+        logs.code == 0
+        and lines[0].startswith("step=")
+        and lines[-1].startswith("training.completed")
+    )
+    assert re.fullmatch(r"step=5 loss=\d+\.\d{4}", lines[0])
+    for expected in ("checkpoint.saved step=20", "checkpoint.saved step=40"):
+        assert expected in lines
+    evaluation = next(line for line in lines if line.startswith("evaluation step=20"))
+    assert re.fullmatch(r"evaluation step=20 score=\d\.\d{3} cases=\d/4 (not )?passed", evaluation)
+    assert lines.index("checkpoint.saved step=20") < lines.index(evaluation)
+    assert len(lines) == len(set(lines))
+    assert status.code == 0 and BRAILLE.search(status.stdout) and "eval score" in status.stdout
+    # A rerun: the same spec from Temporal, changed by --set, as a run of its own.
+    again = rerun.json()
+    assert rerun.code == 0 and again["run_name"] == spec_name(spec)
+    assert again["metrics"]["steps"] == 20 and again["max_steps"] == 20
+    assert len(again["evals"]) == 1  # the rerun kept the spec's evaluations
 
 
 async def test_list_fits_80_and_120_columns_and_wide_or_json_keep_everything(
@@ -213,3 +248,29 @@ async def test_start_warns_when_no_worker_polls_the_task_queue(
         await command("run", "result", alone.stdout.strip())  # the late worker runs it
         served = await command("run", "start", spec, "--wait")
     assert served.code == 0 and "warning" not in served.stderr
+
+
+async def test_ctrl_c_leaves_a_watched_run_running_and_logs_follow_it_to_the_end(
+    runs: Runs, command: Command, tmp_path: Path
+) -> None:
+    slower = {"emulator": {**SLOW_BACKEND["emulator"], "slowFactor": 40}}  # about 8 s
+    spec = write_spec(tmp_path, backend=slower)
+    async with runs.worker():
+        workflow_id = (await command("run", "start", str(spec), "--json")).json()["workflow_id"]
+        handle = get_run(command.client, workflow_id)
+        watching = await command.start("run", "watch", workflow_id)
+        await runs.wait_for_step(handle, 5)
+        watching.send_signal(signal.SIGINT)
+        _, stderr = await watching.communicate()
+        still = await handle.describe()
+        followed = await command("run", "logs", workflow_id, "--follow")
+    assert watching.returncode == 130, stderr
+    assert f"interrupted: run {workflow_id} goes on" in stderr.decode()
+    assert f"`arkor-temporal run watch {workflow_id}`" in stderr.decode()
+    assert still.status == WorkflowExecutionStatus.RUNNING  # Ctrl-C cancelled nothing
+    lines = followed.stdout.splitlines()
+    assert followed.code == 0 and lines[-1].startswith("training.completed"), lines[-3:]
+    assert len(lines) == len(set(lines))  # each line once, however often it was read
+    assert {f"checkpoint.saved step={s}" for s in (20, 40)} <= set(lines)
+    logged = [int(m[1]) for line in lines if (m := re.match(r"step=(\d+) loss=", line))]
+    assert logged[:8] == [5, 10, 15, 20, 25, 30, 35, 40]  # every logged step, in order

@@ -43,6 +43,13 @@ class Command:
     async def __call__(self, *args: str, columns: int = 200) -> Completed:
         """Run it as a subprocess (asyncio: the in-process worker keeps running), its
         output as wide as a terminal of ``columns``."""
+        process = await self.start(*args, columns=columns)
+        stdout, stderr = await process.communicate()
+        assert process.returncode is not None
+        return Completed(process.returncode, stdout.decode(), stderr.decode())
+
+    async def start(self, *args: str, columns: int = 200) -> asyncio.subprocess.Process:
+        """Start it and leave it running (to signal it, or read it as it goes)."""
         env = {
             **os.environ,
             "TEMPORAL_ADDRESS": self.client.service_client.config.target_host,
@@ -51,12 +58,9 @@ class Command:
             "NO_COLOR": "1",
             "COLUMNS": str(columns),
         }
-        process = await asyncio.create_subprocess_exec(
+        return await asyncio.create_subprocess_exec(
             CLI, *args, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
         )
-        stdout, stderr = await process.communicate()
-        assert process.returncode is not None
-        return Completed(process.returncode, stdout.decode(), stderr.decode())
 
 
 def write_spec(tmp_path: Path, **fields: object) -> Path:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from rich import box
 from rich.console import Group, RenderableType
@@ -12,10 +12,13 @@ from rich.markdown import Markdown
 from rich.table import Table
 from rich.text import Text
 
-from arkor_temporal.client.runs import RunInfo, RunRow
+from arkor_temporal.cli.views.charts import run_charts
+from arkor_temporal.cli.views.logs import hook_failure_line, notification_line
+from arkor_temporal.client.runs import RunInfo, RunRecord, RunRow
 from arkor_temporal.core.durations import clock
 from arkor_temporal.core.evals import CheckpointEval
 from arkor_temporal.core.models import CancelAck, MetricPoint, RunResult
+from arkor_temporal.core.notifications import DeliveryRecord
 
 
 def result_table(result: RunResult) -> Table:
@@ -32,6 +35,10 @@ def result_table(result: RunResult) -> Table:
     if best is not None and best.score is not None:
         table.add_row("best checkpoint", f"step {best.step} (eval score {best.score:.3f})")
     table.add_row("artifacts", ", ".join(_artifact_name(a) for a in result.artifacts) or "none")
+    if result.hook_failures:
+        table.add_row("[red]hook failures[/]", _lines(map(hook_failure_line, result.hook_failures)))
+    if result.notifications:
+        table.add_row("notifications", notifications_text(result.notifications))
     table.add_row(
         "events applied",
         f"{result.ledger.count} (duplicates dropped: {result.ledger.duplicates_dropped})",
@@ -39,8 +46,23 @@ def result_table(result: RunResult) -> Table:
     return table
 
 
-def status_view(info: RunInfo) -> RenderableType:
-    """``run status``: identity and search attributes, then live details or the result."""
+def notifications_text(deliveries: Sequence[DeliveryRecord]) -> Text:
+    """``3 delivered`` and, in red, each one that was not, with its reason."""
+    delivered = sum(d.delivered for d in deliveries)
+    text = Text(f"{delivered} delivered")
+    for d in deliveries:
+        if not d.delivered:
+            text.append(f"\n{notification_line(d)}", style="red")
+    return text
+
+
+def _lines(lines: Iterable[str]) -> Text:
+    return Text("\n".join(lines), style="red")
+
+
+def status_view(info: RunInfo, record: RunRecord | None, width: int) -> RenderableType:
+    """``run status``: identity and search attributes, live details or the result, and the
+    curves of what ``record`` holds."""
     row = info.run
     table = Table(title=f"run {row.workflow_id}", show_header=False)
     table.add_row("execution", row.execution_status.lower())
@@ -61,6 +83,15 @@ def status_view(info: RunInfo) -> RenderableType:
         parts.append(Markdown(info.details))
     elif row.running:
         parts.append(Text("no worker answered the status query", style="yellow"))
+    if info.status is not None:
+        if info.status.hook_failures:
+            parts.append(Text("hook failures:", style="bold red"))
+            parts.append(_lines(map(hook_failure_line, info.status.hook_failures)))
+        undelivered = [d for d in info.status.notifications if not d.delivered]
+        if undelivered:
+            parts.append(notifications_text(info.status.notifications))
+    if record is not None:
+        parts.append(run_charts(record.series, record.evals, width=min(width, 100) - 2))
     if info.result:
         parts.append(result_table(info.result))
     return Group(*parts)
