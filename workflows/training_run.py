@@ -121,6 +121,9 @@ STREAM_POSITION_PATCH = "dedupe-by-stream-position"
 STOPPED_TAIL_PATCH = "keep-stream-tail-after-stop"
 # From this patch on, a cancelled run keeps its result in its memo and closes as Canceled.
 CANCELED_STATUS_PATCH = "close-cancelled-runs-as-canceled"
+# From this patch on, the Trainer's end-of-training summary log (the mean train loss at the
+# last step) is recorded as such: not the last loss, not a curve point, not judged by rules.
+SUMMARY_LOG_PATCH = "summary-log-is-not-the-last-loss"
 
 
 class _RunEnds(Exception):
@@ -581,6 +584,7 @@ class TrainingRun:
             events,
             origin if by_position else None,
             self._spec.orchestration.metrics_points,
+            summary_logs=lambda: workflow.patched(SUMMARY_LOG_PATCH),
         )
         _count(WorkflowMetric.EVENTS_APPLIED, len(applied), "relayed events applied, once each")
         _count(
@@ -591,7 +595,8 @@ class TrainingRun:
         for event in applied if start_work else []:
             if event.type == EventType.LOG:
                 logs.append(event)
-                self._judge(event)
+                if not self._is_summary(event):
+                    self._judge(event)
             elif event.type == EventType.STARTED:
                 self._hooks.started(self._job)
             elif event.type == EventType.CHECKPOINT and event.step is not None:
@@ -600,6 +605,10 @@ class TrainingRun:
             self._hooks.logged(self._job, logs)
         if applied:
             self._publish()
+
+    def _is_summary(self, log: RunEvent) -> bool:
+        summary_id = self._progress.summary_log_id
+        return summary_id is not None and log.event_id == summary_id
 
     def _judge(self, log: RunEvent) -> None:
         rules = self._spec.stop_rules

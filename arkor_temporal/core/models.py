@@ -254,6 +254,9 @@ class MetricsSummary(Model):
     last_learning_rate: float | None = None
     last_epoch: float | None = None
     non_finite_losses: int = 0
+    mean_train_loss: float | None = Field(
+        default=None, description="from the Trainer's summary log at the end of training"
+    )
 
 
 class RunStatus(StrEnum):
@@ -305,6 +308,8 @@ class RunProgressState(Model):
     cursor: str | None = None
     started_at: str | None = None
     last_log_step: int = 0
+    last_loss_step: int | None = None  # the step of the last train loss applied
+    summary_log_id: str | None = None  # the Trainer's end-of-training summary, once seen
     last_checkpoint_step: int = 0
     terminal_event: RunEvent | None = None
     checkpoints: list[CheckpointInfo] = Field(default_factory=list)

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from arkor_temporal.core.models import (
     TERMINAL_EVENT_TYPES,
@@ -42,11 +42,17 @@ def apply_batch(
     events: Sequence[RunEvent],
     origin: StreamOrigin | None,
     max_points: int,
+    *,
+    summary_logs: Callable[[], bool] = lambda: True,
 ) -> list[RunEvent]:
-    """Apply the batch's new events in order; return them."""
+    """Apply the batch's new events in order; return them (``summary_logs``: as for
+    :func:`apply_event`)."""
     fresh = list(events) if origin is None else after_cursor(state.cursor, origin, events)
+    by_step = origin is None
     applied = [
-        event for event in fresh if apply_event(state, event, max_points, by_step=origin is None)
+        event
+        for event in fresh
+        if apply_event(state, event, max_points, by_step=by_step, summary_logs=summary_logs)
     ]
     state.ledger.duplicates_dropped += len(events) - len(fresh)
     return applied
@@ -77,12 +83,19 @@ def _new_by_step(state: RunProgressState, event: RunEvent) -> bool:
 
 
 def apply_event(
-    state: RunProgressState, event: RunEvent, max_points: int, *, by_step: bool = False
+    state: RunProgressState,
+    event: RunEvent,
+    max_points: int,
+    *,
+    by_step: bool = False,
+    summary_logs: Callable[[], bool] = lambda: True,
 ) -> bool:
     """Apply one event known to be next in the stream; return whether it changed state.
 
     Nothing counts after the terminal event, not even late logs from a zombie.
-    ``by_step`` applies the old rule (for batches without an origin).
+    ``by_step`` applies the old rule (for batches without an origin). ``summary_logs``
+    says whether a second train loss at one step is the Trainer's end-of-training
+    summary (asked only when one comes, so that a workflow can answer with a patch).
     """
     if state.terminal_event is not None or (by_step and not _new_by_step(state, event)):
         state.ledger.duplicates_dropped += 1
@@ -92,7 +105,7 @@ def apply_event(
         state.phase = Phase.RUNNING
         state.started_at = event.timestamp
     elif event.type == EventType.LOG:
-        _apply_log(state, event, max_points)
+        _apply_log(state, event, max_points, summary_logs)
     elif event.type == EventType.CHECKPOINT:
         assert event.step is not None
         state.last_checkpoint_step = event.step
@@ -120,14 +133,24 @@ def chain_digest(previous: str, event_id: str | None) -> str:
     return hashlib.sha256(f"{previous}|{event_id}".encode()).hexdigest()[:32]
 
 
-def _apply_log(state: RunProgressState, event: RunEvent, max_points: int) -> None:
+def _apply_log(
+    state: RunProgressState, event: RunEvent, max_points: int, summary_logs: Callable[[], bool]
+) -> None:
     assert event.step is not None
     state.last_log_step = event.step
     summary = state.summary
     summary.steps = event.step
-    if event.non_finite_loss or (event.loss is not None and not math.isfinite(event.loss)):
+    finite_loss = event.loss is not None and math.isfinite(event.loss)
+    if finite_loss and event.step == state.last_loss_step and summary_logs():
+        # HF's Trainer ends with a log at the last step whose loss is the mean train loss
+        # (docs/protocol.md §14.5): not the latest loss, not a point of the curve.
+        summary.mean_train_loss = event.loss
+        state.summary_log_id = event.event_id
+        return
+    if event.non_finite_loss or (event.loss is not None and not finite_loss):
         summary.non_finite_losses += 1
     elif event.loss is not None:
+        state.last_loss_step = event.step
         summary.last_loss = event.loss
         summary.min_loss = (
             event.loss if summary.min_loss is None else min(summary.min_loss, event.loss)

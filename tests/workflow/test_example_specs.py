@@ -31,5 +31,9 @@ async def test_the_quickstart_evaluates_each_checkpoint_and_names_the_best(runs:
     _, result = await runs.run_to_end(spec)
     assert result.status is RunStatus.COMPLETED
     assert [e.step for e in result.evals] == [c.step for c in result.checkpoints] != []
+    # The Trainer's closing summary (mean train loss at the last step) is not the last loss.
+    losses = [p.loss for p in result.series if p.loss is not None]
+    assert result.metrics.last_loss == losses[-1] and result.metrics.mean_train_loss is not None
+    assert [p.step for p in result.series if p.loss is not None].count(100) == 1
     best = result.best_checkpoint
     assert best is not None and best.score == max(e.score or 0 for e in result.evals)

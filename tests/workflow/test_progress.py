@@ -102,7 +102,29 @@ def test_logs_sharing_a_step_are_all_applied() -> None:
     apply_batch(state, [train, evaluation], StreamOrigin(after=None), 16)
     apply_batch(state, [evaluation, summary], StreamOrigin(after="q7"), 16)
     assert state.ledger.count == 3 and state.ledger.duplicates_dropped == 1
-    assert state.summary.last_eval_loss == 1.1 and state.summary.last_loss == 0.95
+    assert state.summary.last_eval_loss == 1.1
+    # The summary's loss is the mean train loss: kept as such, not as the latest loss.
+    assert state.summary.last_loss == 0.9 and state.summary.mean_train_loss == 0.95
+    assert state.summary_log_id == "zz"
+    assert [(p.step, p.loss) for p in state.series if p.loss is not None] == [(50, 0.9)]
+
+
+def test_without_the_summary_rule_the_summary_counts_as_the_last_loss() -> None:
+    """Runs recorded before the rule replay as they ran (the workflow's patch says no)."""
+    state = RunProgressState()
+    train = RunEvent(event_id="q7", type="training.log", step=50, loss=0.9)
+    summary = RunEvent(event_id="zz", type="training.log", step=50, loss=0.95)
+    asked: list[bool] = []
+
+    def no() -> bool:
+        asked.append(False)
+        return False
+
+    apply_batch(state, [train], StreamOrigin(after=None), 16, summary_logs=no)
+    assert asked == []  # a first loss at a step asks nothing (no patch marker for it)
+    apply_batch(state, [summary], StreamOrigin(after="q7"), 16, summary_logs=no)
+    assert asked == [False]
+    assert state.summary.last_loss == 0.95 and state.summary.mean_train_loss is None
 
 
 def test_batches_without_an_origin_keep_the_step_rule() -> None:

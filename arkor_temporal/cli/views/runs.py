@@ -29,6 +29,8 @@ def result_table(result: RunResult) -> Table:
     table.add_row("steps", str(result.metrics.steps))
     table.add_row("last loss", _fmt(result.metrics.last_loss))
     table.add_row("min loss", _fmt(result.metrics.min_loss))
+    if result.metrics.mean_train_loss is not None:
+        table.add_row("mean train loss", _fmt(result.metrics.mean_train_loss))
     table.add_row("last eval loss", _fmt(result.metrics.last_eval_loss))
     table.add_row("checkpoints", ", ".join(str(c.step) for c in result.checkpoints) or "none")
     best = result.best_checkpoint
