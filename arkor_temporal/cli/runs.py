@@ -44,6 +44,7 @@ from arkor_temporal.client.links import ENV_UI_URL, run_link
 from arkor_temporal.client.runs import (
     RunFilter,
     RunHandle,
+    RunRecord,
     cancel_run,
     describe_run,
     describe_training_run,
@@ -180,7 +181,10 @@ def run_status(workflow_id: str, as_json: bool, settings: TemporalSettings) -> N
     async def go(client: Client) -> None:
         handle = get_run(client, workflow_id)
         info = await describe_run(handle)
-        record = None if as_json else await run_record(handle)  # the curves
+        # The curves: an ended run's result already holds them (no second read).
+        record = None
+        if not as_json:
+            record = RunRecord.of_result(info.result) if info.result else await run_record(handle)
         emit(as_json, info, status_view(info, record, console.width))
         _show_link(run_link(settings.address, settings.namespace, workflow_id), as_json)
 

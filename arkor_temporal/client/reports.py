@@ -141,7 +141,7 @@ async def gather_report(client: Client, workflow_id: str) -> RunReport:
     info = await describe_run(handle)
     # A closed run's result holds its record: no second read of it.
     result = info.result
-    record = RunRecord(result.series, result.evals) if result else await run_record(handle)
+    record = RunRecord.of_result(result) if result else await run_record(handle)
     link = run_link(client.service_client.config.target_host, client.namespace, workflow_id)
     return report_of(info, record, web_ui=link, taken_at=datetime.now(UTC))
 

@@ -362,6 +362,18 @@ class RunRecord:
     result: RunResult | None = None
     live: LiveProgress | None = None
 
+    @classmethod
+    def of_result(cls, result: RunResult) -> RunRecord:
+        """An ended run's record: its result holds all of it."""
+        return cls(
+            result.series,
+            result.evals,
+            checkpoints=[c.step for c in result.checkpoints],
+            hook_failures=result.hook_failures,
+            notifications=result.notifications,
+            result=result,
+        )
+
 
 async def run_record(handle: RunHandle) -> RunRecord:
     """From the live run (queries) while it runs, from its result once it has ended."""
@@ -380,15 +392,7 @@ async def run_record(handle: RunHandle) -> RunRecord:
             notifications=status.notifications if status else [],
             live=cursor.progress if cursor else None,
         )
-    result = await wait_for_result(handle)
-    return RunRecord(
-        result.series,
-        result.evals,
-        checkpoints=[c.step for c in result.checkpoints],
-        hook_failures=result.hook_failures,
-        notifications=result.notifications,
-        result=result,
-    )
+    return RunRecord.of_result(await wait_for_result(handle))
 
 
 async def run_spec(client: Client, workflow_id: str) -> RunSpec:
