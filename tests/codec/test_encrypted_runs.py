@@ -35,14 +35,18 @@ from arkor_temporal.codec.server import CodecServer
 from arkor_temporal.core.models import RunStatus
 from arkor_temporal.dev.local import free_port, temporal_binary
 from arkor_temporal.emulator import EmulatorServer
-from arkor_temporal.workflows.training_run import STOPPED_TAIL_PATCH, STREAM_POSITION_PATCH
+from arkor_temporal.workflows.training_run import (
+    STOPPED_TAIL_PATCH,
+    STREAM_POSITION_PATCH,
+    SUMMARY_LOG_PATCH,
+)
 from tests.support.cli import DISK_FULL_BACKEND, Command
 from tests.support.runs import MODEL, Runs, make_spec
 from tests.support.waiting import eventually
 
 K1, K2 = new_key(), new_key()
 PATCH_MARKER = "core_patch"
-PATCH_IDS = {STOPPED_TAIL_PATCH, STREAM_POSITION_PATCH}
+PATCH_IDS = {STOPPED_TAIL_PATCH, STREAM_POSITION_PATCH, SUMMARY_LOG_PATCH}
 TOKEN = "e2e-codec-token"
 UI = "http://localhost:8233"
 
